@@ -1,0 +1,168 @@
+"""One request's life: its events in order, judged against the legal sequence of a run.
+
+A run may nest agents (the supervisor and each sub-agent, under one run id, one after another):
+``agent_started`` pushes an agent, ``agent_completed`` pops it (by name when the name is on the
+stack, else the innermost), and the request is answered when the stack empties again — the
+outermost agent completed — or with ``agent_error`` / ``agent_death`` (a failed outcome).
+
+Judgements, each about one event (the caller has already ruled out cross-user kinds):
+
+- an event after the final one → ``event_after_completion`` (a second completion without a run
+  id right after the final one is the misc emitter's echo, and is not counted);
+- a ``tool_completed`` whose ``tool_executing`` comes later, or thinking / tools before an
+  ``agent_started`` that comes later → ``out_of_order``;
+- a finished (not failed) run without an ``agent_started``, or with a tool call missing its
+  other half → ``incomplete_run``, only — never also ``out_of_order``;
+- a second name within one fingerprint group (two emitters, two engines) → ``mixed_engine_run``,
+  once per request and group.
+
+The class decides nothing about ownership and reads no clock: it is fed events in order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from xtalk.core.anomaly import AnomalyKind
+from xtalk.core.normalise import Event
+from xtalk.core.profile import EventKind
+
+#: How many (label, line) steps of a request's sequence are kept for engine comparisons.
+SEQUENCE_LIMIT = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    kind: AnomalyKind
+    witness: tuple[int, ...]
+    why: str
+
+
+@dataclass(slots=True)
+class Lifecycle:
+    stack: list[str | None] = field(default_factory=list)
+    started: bool = False
+    final_line: int | None = None
+    failed: bool = False
+    pre_start: list[tuple[str, int]] = field(default_factory=list)
+    open_tools: dict[str, list[int]] = field(default_factory=dict)
+    early_tools: dict[str, list[int]] = field(default_factory=dict)
+    fingerprints: dict[str, tuple[str, int]] = field(default_factory=dict)
+    mixed_groups: set[str] = field(default_factory=set)
+    sequence: list[tuple[str, int]] = field(default_factory=list)
+    first_seen: dict[EventKind, float] = field(default_factory=dict)
+
+    @property
+    def final(self) -> bool:
+        return self.final_line is not None
+
+    def observe(self, event: Event, line: int, t: float, counted: bool) -> list[Judgement]:
+        """Feed one event delivered to the request's own user. ``counted``: the event already
+        yielded a finding of an earlier kind, so it updates the state but is not judged again."""
+        out: list[Judgement] = []
+        if self.final:
+            if event.kind is EventKind.COMPLETED and event.run_id is None:
+                return out  # the misc emitter's run-id-less echo of the completion
+            if not counted:
+                out.append(
+                    Judgement(
+                        AnomalyKind.EVENT_AFTER_COMPLETION,
+                        (self.final_line or line, line),
+                        f"{event.type} arrived after the request's final event (line {self.final_line})",
+                    )
+                )
+            return out
+        self.first_seen.setdefault(event.kind, t)
+        if len(self.sequence) < SEQUENCE_LIMIT:
+            label = event.type if event.tool is None else f"{event.type}:{event.tool}"
+            self.sequence.append((label, line))
+        for group, name in event.fingerprints:
+            seen = self.fingerprints.get(group)
+            if seen is None:
+                self.fingerprints[group] = (name, line)
+            elif seen[0] != name and group not in self.mixed_groups and not counted:
+                self.mixed_groups.add(group)
+                out.append(
+                    Judgement(
+                        AnomalyKind.MIXED_ENGINE_RUN,
+                        (seen[1], line),
+                        f"its {group} shows {seen[0]} (line {seen[1]}) and then {name} (line {line})",
+                    )
+                )
+                counted = True
+        kind = event.kind
+        if kind is EventKind.STARTED:
+            if not self.started and self.pre_start and not counted:
+                first_type, first_line = self.pre_start[0]
+                out.append(
+                    Judgement(
+                        AnomalyKind.OUT_OF_ORDER,
+                        (first_line, line),
+                        f"{first_type} (line {first_line}) came before the run's agent_started",
+                    )
+                )
+            self.started = True
+            self.stack.append(event.agent)
+        elif kind is EventKind.THINKING:
+            if not self.started:
+                self.pre_start.append((event.type, line))
+        elif kind is EventKind.TOOL_EXECUTING:
+            if not self.started:
+                self.pre_start.append((event.type, line))
+            key = event.tool or "?"
+            early = self.early_tools.get(key)
+            if early:
+                done_line = early.pop(0)
+                if not counted:
+                    out.append(
+                        Judgement(
+                            AnomalyKind.OUT_OF_ORDER,
+                            (done_line, line),
+                            f"tool {key} completed (line {done_line}) before it started executing",
+                        )
+                    )
+            else:
+                self.open_tools.setdefault(key, []).append(line)
+        elif kind is EventKind.TOOL_COMPLETED:
+            key = event.tool or "?"
+            opened = self.open_tools.get(key)
+            if opened:
+                opened.pop(0)
+                if not opened:
+                    del self.open_tools[key]
+            else:
+                self.early_tools.setdefault(key, []).append(line)
+        elif kind is EventKind.COMPLETED:
+            if event.agent is not None and event.agent in self.stack:
+                index = len(self.stack) - 1 - self.stack[::-1].index(event.agent)
+                del self.stack[index:]
+            elif self.stack:
+                self.stack.pop()
+            if not self.stack:
+                self.final_line = line
+        elif kind is EventKind.FAILED:
+            self.final_line = line
+            self.failed = True
+        return out
+
+    def missing(self) -> tuple[str, tuple[int, ...]] | None:
+        """What a finished, successful run lacks, with the lines that show it; None if nothing."""
+        if not self.final or self.failed:
+            return None
+        gaps: list[str] = []
+        lines: list[int] = []
+        if not self.started:
+            gaps.append("agent_started")
+            lines.extend(line for _, line in self.pre_start[:1])
+        for key, opened in self.open_tools.items():
+            if opened:
+                gaps.append(f"tool_completed for tool {key}")
+                lines.append(opened[0])
+        for key, done in self.early_tools.items():
+            if done:
+                gaps.append(f"tool_executing for tool {key}")
+                lines.append(done[0])
+        if not gaps:
+            return None
+        assert self.final_line is not None
+        return "; ".join(gaps), tuple(sorted(set(lines + [self.final_line])))

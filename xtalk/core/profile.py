@@ -1,0 +1,127 @@
+"""A wire profile: what differs between backends, as data.
+
+The checker never names an event type, an id path or an envelope shape in code; it asks the
+profile. A profile says which frame types mean which lifecycle step, where ids live (first path
+that holds a value wins), which frames are noise, how wrappers and batches unpack, and which
+fields fingerprint an engine or emitter path. ``xtalk.profiles`` holds the concrete profiles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal
+
+Path = tuple[str, ...]
+
+
+class EventKind(str, Enum):
+    STARTED = "agent_started"
+    THINKING = "agent_thinking"
+    TOOL_EXECUTING = "tool_executing"
+    TOOL_COMPLETED = "tool_completed"
+    COMPLETED = "agent_completed"
+    FAILED = "agent_failed"  # agent_error / agent_death: the request's final event, outcome failed
+    RUN_OTHER = "run_other"  # belongs to a run but has no place in its lifecycle (partial_result)
+    NOISE = "noise"  # heartbeats, pongs, acks, progress: never ordering, never fingerprints
+    WELCOME = "welcome"
+    SERVER_ERROR = "server_error"  # an error frame from the server
+
+
+LIFECYCLE_KINDS = frozenset(
+    {
+        EventKind.STARTED,
+        EventKind.THINKING,
+        EventKind.TOOL_EXECUTING,
+        EventKind.TOOL_COMPLETED,
+        EventKind.COMPLETED,
+        EventKind.FAILED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A test on a frame: the first of ``paths`` that holds a value is compared with ``value``."""
+
+    paths: tuple[Path, ...]
+    op: Literal["present", "absent", "eq", "startswith", "not_startswith", "is_dict"]
+    value: Any = None
+
+    def holds(self, frame: dict[str, Any]) -> bool:
+        found = _first(frame, self.paths)
+        if self.op == "absent":
+            return found is None
+        if found is None:
+            return False
+        if self.op == "present":
+            return True
+        if self.op == "eq":
+            return bool(found == self.value)
+        if self.op == "is_dict":
+            return isinstance(found, dict)
+        if not isinstance(found, str):
+            return False
+        if self.op == "startswith":
+            return found.startswith(self.value)
+        return not found.startswith(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """``name`` is what the event shows when all conditions hold; within one ``group`` a run must
+    show one name only (two names in one group → ``mixed_engine_run``)."""
+
+    group: str
+    name: str
+    conditions: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    types: dict[str, EventKind]  # frame type → lifecycle step (aliases included)
+    canonical: dict[str, str]  # frame type → the name reported (reasoning → agent_thinking)
+    wrappers: dict[str, Path]  # frame type whose real type sits at a path (system_message)
+    batches: dict[str, str]  # frame type → field holding {type: [events]}
+    run_id: tuple[Path, ...]
+    user_id: tuple[Path, ...]
+    thread_id: tuple[Path, ...]
+    agent_name: tuple[Path, ...]
+    tool_name: tuple[Path, ...]
+    tool_call_id: tuple[Path, ...]
+    welcome_user_id: tuple[Path, ...]
+    welcome_mode: tuple[Path, ...]
+    ignore_for_dedup: frozenset[str]  # top-level fields that differ between retries (attempt)
+    fingerprints: tuple[Fingerprint, ...]
+    request_text: tuple[Path, ...]  # where a sent request carries its text
+    request_types: frozenset[str]  # client frame types that ask an agent for something
+    short_id_suffix: str = "..."  # welcome ids may be a prefix followed by this
+    short_id_length: int = 8
+
+
+def _first(frame: dict[str, Any], paths: tuple[Path, ...]) -> Any:
+    for path in paths:
+        node: Any = frame
+        for key in path:
+            if not isinstance(node, dict):
+                node = None
+                break
+            node = node.get(key)
+            if node is None:
+                break
+        if node is not None:
+            return node
+    return None
+
+
+def first_value(frame: dict[str, Any], paths: tuple[Path, ...]) -> Any:
+    """The value at the first of ``paths`` that holds one (``None`` when none does)."""
+    return _first(frame, paths)
+
+
+def first_str(frame: dict[str, Any], paths: tuple[Path, ...]) -> str | None:
+    value = _first(frame, paths)
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    return value if isinstance(value, str) else str(value)
