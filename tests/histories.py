@@ -1,19 +1,26 @@
 """A small builder for histories in tests, so that a test reads like the story it tells.
 
     h = History()
-    h.user("alice").user("bob")                 # login + open, one connection each
+    h.user("alice").user("bob")                 # login + open (+ welcome), one connection each
     a = h.ask("alice", at=1.0)                  # send start_agent with a fresh marker
     h.answer(a, at=1.1)                         # the full clean run, events 10 ms apart
     h.end(at=40.0)
     verdict = h.check()
+    assert only(verdict) == {}                  # the non-zero anomaly counts
 
-``answer`` sends the five events of a run with a sub-agent, echoing the request's marker in
-thinking, tool and completion texts. ``frames(...)`` builds the events without sending them,
-so a test can reorder, drop, copy or redirect them with ``recv``.
+``answer`` sends the events of a run (by default: a supervisor and a sub-agent with one tool
+call), echoing the request's marker in thinking, tool and completion texts. ``frames(...)``
+builds the events without sending them, so a test can reorder, drop, copy or redirect them with
+``recv``. Every record-adding call leaves the record in ``h.last``; ``h.line(record)`` is that
+record's 1-based line in the history as checked (records are written in time order).
+
+Identities are deterministic UUID-shaped strings (``identity_of(name)``), so two users never
+share their first 8 characters unless a test asks for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +29,21 @@ import orjson
 from xtalk.core.verdict import CheckConfig, Verdict
 from xtalk.history import check_lines
 from xtalk.profiles.netra import NETRA
+
+
+def identity_of(name: str) -> str:
+    """A stable UUID-shaped user id for a harness user name (the token's ``sub``)."""
+    h = hashlib.sha256(name.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+
+
+def only(verdict: Verdict) -> dict[str, int]:
+    """The anomaly kinds with a non-zero count."""
+    return {k: n for k, n in verdict.to_dict()["anomalies"].items() if n}
+
+
+def witnesses(verdict: Verdict, kind: str) -> list[list[int]]:
+    return [f["witness"] for f in verdict.to_dict()["findings"] if f["kind"] == kind]
 
 
 @dataclass
@@ -34,6 +56,7 @@ class Ask:
     run: str
     t: float
     text: str
+    record: dict[str, Any]
 
 
 class History:
@@ -47,6 +70,7 @@ class History:
         self.conns: dict[str, str] = {}
         self.counter = 0
         self.t = 0.0
+        self.last: dict[str, Any] = self.records[0]
 
     # ---- plain records ------------------------------------------------------------------
 
@@ -59,37 +83,58 @@ class History:
 
     def add(self, record: dict[str, Any]) -> "History":
         self.records.append(record)
+        self.last = record
         return self
 
-    def user(self, name: str, *, identity: str | None = None, engine: str | None = "main",
-             conn: str | None = None, at: float | None = None, welcome: bool = True) -> "History":
+    def login(self, name: str, *, identity: str | None = None, at: float | None = None) -> "History":
         t = self._at(at)
-        identity = identity or f"id-{name}-0000-4000-8000-{abs(hash(name)) % 10**12:012d}"
+        identity = identity or identity_of(name)
         self.identities[name] = identity
         self.threads.setdefault(name, f"thread_{name}")
-        self.add({"kind": "login", "t": t, "user": name, "identity": identity})
-        self.open(name, conn=conn or f"{name}-c1", engine=engine, welcome=welcome)
+        return self.add({"kind": "login", "t": t, "user": name, "identity": identity})
+
+    def user(self, name: str, *, identity: str | None = None, engine: str | None = "main",
+             conn: str | None = None, at: float | None = None, welcome: bool = True,
+             welcome_id: str | None = None) -> "History":
+        self.login(name, identity=identity, at=at)
+        self.open(name, conn=conn or f"{name}-c1", engine=engine, welcome=welcome, welcome_id=welcome_id)
         return self
 
     def open(self, name: str, *, conn: str, engine: str | None = "main", at: float | None = None,
-             welcome: bool = True, welcome_id: str | None = None) -> "History":
+             welcome: bool = True, welcome_id: str | None = None, old_welcome: bool = False) -> "History":
         t = self._at(at)
         self.conns.setdefault(name, conn)
         self.add({"kind": "open", "t": t, "user": name, "conn": conn, "engine": engine, "url": "ws://127.0.0.1/ws"})
         if welcome:
-            shown = welcome_id if welcome_id is not None else self.identities.get(name, "x" * 8)[:8] + "..."
-            self.recv(name, {"type": "connection_established",
-                             "data": {"mode": engine or "main", "user_id": shown, "connection_id": f"c_{conn}"}},
-                      conn=conn)
+            if old_welcome:
+                shown = welcome_id if welcome_id is not None else self.identities.get(name, "x" * 36)
+                frame: dict[str, Any] = {"type": "system_message",
+                                         "data": {"event": "connection_established", "connection_id": f"c_{conn}",
+                                                  "user_id": shown, "connection_ready": True}}
+            else:
+                shown = welcome_id if welcome_id is not None else self.identities.get(name, "x" * 8)[:8] + "..."
+                frame = {"type": "connection_established",
+                         "data": {"mode": engine or "main", "user_id": shown, "connection_id": f"c_{conn}"},
+                         "timestamp": 1758196800.0}
+            self.recv(name, frame, conn=conn)
         return self
 
     def recv(self, name: str, frame: Any, *, conn: str | None = None, at: float | None = None) -> "History":
         t = self._at(at)
         return self.add({"kind": "recv", "t": t, "user": name, "conn": conn or self.conns[name], "frame": frame})
 
-    def raw(self, name: str, text: str, *, at: float | None = None) -> "History":
+    def raw(self, name: str, text: str, *, at: float | None = None, conn: str | None = None,
+            binary: bool = False) -> "History":
         t = self._at(at)
-        return self.add({"kind": "recv", "t": t, "user": name, "conn": self.conns[name], "raw": text})
+        record: dict[str, Any] = {"kind": "recv", "t": t, "user": name, "conn": conn or self.conns[name], "raw": text}
+        if binary:
+            record["binary"] = True
+        return self.add(record)
+
+    def ping(self, name: str, *, at: float | None = None) -> "History":
+        t = self._at(at)
+        return self.add({"kind": "send", "t": t, "user": name, "conn": self.conns[name], "req": None,
+                         "thread": None, "marker": None, "frame": {"type": "ping"}})
 
     def close(self, name: str, *, by: str = "server", code: int = 1011, at: float | None = None,
               conn: str | None = None) -> "History":
@@ -104,50 +149,63 @@ class History:
     # ---- requests and answers -----------------------------------------------------------
 
     def ask(self, name: str, *, at: float | None = None, text: str | None = None, conn: str | None = None,
-            verb: str = "start_agent", marker: str | None = None, script: str | None = None) -> Ask:
+            verb: str = "start_agent", marker: str | None = None, script: str | None = None,
+            thread: str | None = None, with_marker: bool = True) -> Ask:
         t = self._at(at)
         self.counter += 1
         n = self.counter
-        marker = marker or f"xtm-{n:016x}"
-        body = f"{text or f'Summarise spend for {name}'} [{marker}]"
-        payload: dict[str, Any] = {"user_request": body, "thread_id": self.threads[name],
-                                   "context": {"source": "message_input"}, "settings": {}}
-        frame: dict[str, Any] = {"type": verb, "payload": payload}
+        marker = (marker or f"xtm-{n:016x}") if with_marker else ""
+        base = text or f"Summarise spend for {name}"
+        body = f"{base} [{marker}]" if with_marker else base
+        thread = thread or self.threads[name]
+        frame: dict[str, Any]
+        if verb == "user_message":
+            frame = {"type": verb, "payload": {"content": body, "references": [], "thread_id": thread}}
+        else:
+            frame = {"type": verb, "payload": {"user_request": body, "thread_id": thread,
+                                               "context": {"source": "message_input"}, "settings": {}}}
         if script is not None:
             frame["script"] = script
         conn = conn or self.conns[name]
-        ask = Ask(name, conn, f"{name}-r{n}", marker, self.threads[name], f"run_{n:04d}", t, body)
-        self.add({"kind": "send", "t": t, "user": name, "conn": conn, "req": ask.req, "thread": ask.thread,
-                  "marker": marker, "frame": frame})
-        return ask
+        record = {"kind": "send", "t": t, "user": name, "conn": conn, "req": f"{name}-r{n}", "thread": thread,
+                  "marker": marker or None, "frame": frame}
+        self.add(record)
+        return Ask(name, conn, f"{name}-r{n}", marker, thread, f"run_{n:04d}", t, body, record)
 
     def frames(self, ask: Ask, *, family: str = "bridge", user_id: str | None = None,
-               run: str | None = None, tool: bool = True) -> list[dict[str, Any]]:
-        """The events of a clean run with a sub-agent, in order."""
+               run: str | None = None, tool: bool = True, sub: bool = True,
+               echo: bool = True) -> list[dict[str, Any]]:
+        """The events of a clean run, in order. ``sub``: a sub-agent runs inside the supervisor;
+        ``echo``: the request's text (with its marker) is echoed in thinking, tools and the answer."""
         uid = user_id or self.identities[ask.user]
         run = run or ask.run
+        said = ask.text if echo else "the request"
+        inner = "analyst" if sub else "supervisor"
         steps: list[tuple[str, dict[str, Any]]] = [
             ("agent_started", {"agent_name": "supervisor"}),
-            ("agent_thinking", {"agent_name": "supervisor", "thought": f"Reading: {ask.text}"}),
-            ("agent_started", {"agent_name": "analyst"}),
+            ("agent_thinking", {"agent_name": "supervisor", "thought": f"Reading: {said}"}),
         ]
+        if sub:
+            steps.append(("agent_started", {"agent_name": "analyst"}))
         if tool:
             steps += [
-                ("tool_executing", {"agent_name": "analyst", "tool_name": "search", "execution_id": f"exec_{run}",
-                                    "args": {"q": ask.text}}),
-                ("tool_completed", {"agent_name": "analyst", "tool_name": "search", "execution_id": f"exec_{run}",
-                                    "results": {"echo": ask.text}}),
+                ("tool_executing", {"agent_name": inner, "tool_name": "search", "execution_id": f"exec_{run}",
+                                    "parameters": {"q": said}}),
+                ("tool_completed", {"agent_name": inner, "tool_name": "search", "execution_id": f"exec_{run}",
+                                    "results": {"echo": said}}),
             ]
-        steps += [
-            ("agent_completed", {"agent_name": "analyst"}),
-            ("agent_completed", {"agent_name": "supervisor", "final_response": f"Done: {ask.text}"}),
-        ]
+        if sub:
+            steps.append(("agent_completed", {"agent_name": "analyst"}))
+        steps.append(("agent_completed", {"agent_name": "supervisor", "final_response": f"Done: {said}"}))
         frames = []
         for i, (type_name, details) in enumerate(steps):
-            if family == "bridge":
-                frame = {"type": type_name, "run_id": run, "user_id": uid, "thread_id": ask.thread,
+            if family in ("bridge", "bridge_payload"):
+                nest = "data" if family == "bridge" else "payload"
+                frame = {"type": type_name, "run_id": run, "user_id": uid,
                          "agent_name": details.get("agent_name"), "timestamp": f"2026-11-22T00:00:{i:02d}Z",
-                         "data": {k: v for k, v in details.items() if k != "agent_name"}}
+                         nest: {k: v for k, v in details.items() if k != "agent_name"}}
+                if "tool_name" in details:
+                    frame["tool_name"] = details["tool_name"]
             elif family == "emitter":
                 frame = {"type": type_name, "critical": True, "run_id": run, "user_id": uid,
                          "thread_id": ask.thread, "request_id": f"ws_req_{run}",
@@ -158,11 +216,11 @@ class History:
         return frames
 
     def answer(self, ask: Ask, *, at: float | None = None, gap: float = 0.01, to: str | None = None,
-               **kwargs: Any) -> list[dict[str, Any]]:
+               conn: str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         frames = self.frames(ask, **kwargs)
         start = at if at is not None else self.t + gap
         for i, frame in enumerate(frames):
-            self.recv(to or ask.user, frame, at=round(start + i * gap, 6))
+            self.recv(to or ask.user, frame, at=round(start + i * gap, 6), conn=conn)
         return frames
 
     # ---- checking -----------------------------------------------------------------------
@@ -174,8 +232,18 @@ class History:
     def lines(self) -> list[bytes]:
         return [orjson.dumps(r) for r in self.ordered()]
 
+    def text(self) -> bytes:
+        return b"".join(line + b"\n" for line in self.lines())
+
     def check(self, **config: Any) -> Verdict:
         return check_lines(self.lines(), CheckConfig(profile=NETRA, **config))
+
+    def line(self, record: dict[str, Any]) -> int:
+        """1-based history line of this very record."""
+        for i, r in enumerate(self.ordered(), start=1):
+            if r is record:
+                return i
+        raise LookupError("record not in the history")
 
     def line_of(self, predicate: Any) -> int:
         """1-based history line of the first record matching ``predicate(record)``."""
@@ -184,6 +252,10 @@ class History:
                 return i
         raise LookupError("no such record")
 
+    def recv_line(self, user: str, frame: Any) -> int:
+        """Line of the first recv by ``user`` of a frame equal to ``frame``."""
+        return self.line_of(lambda r: r["kind"] == "recv" and r["user"] == user and r.get("frame") == frame)
+
 
 def two_users_overlapping() -> tuple[History, Ask, Ask]:
     """alice and bob each ask once, in flight at the same time; nobody answered yet."""
@@ -191,4 +263,12 @@ def two_users_overlapping() -> tuple[History, Ask, Ask]:
     h.user("alice", at=0.1).user("bob", at=0.2)
     a = h.ask("alice", at=1.0)
     b = h.ask("bob", at=1.05)
+    return h, a, b
+
+
+def clean_pair(**answer: Any) -> tuple[History, Ask, Ask]:
+    """alice and bob, overlapping, both answered cleanly; the end not yet written."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1, **answer)
+    h.answer(b, at=1.12, **answer)
     return h, a, b

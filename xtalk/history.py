@@ -31,7 +31,14 @@ def _decode(text: bytes) -> Any:
         return None
 
 
-def read_shard(path: Path, shard: int) -> Iterator[Line]:
+def read_lines(path: Path) -> Iterator[bytes]:
+    """The lines of one history file, in order (blank ones too, so that numbers stay the file's)."""
+    with _open(path) as handle:
+        for text in handle:
+            yield text.rstrip(b"\r\n")
+
+
+def _open(path: Path) -> Any:
     try:
         handle = path.open("rb")
     except FileNotFoundError:
@@ -42,13 +49,13 @@ def read_shard(path: Path, shard: int) -> Iterator[Line]:
         raise UsageError(
             "a history file", f"{path} (a directory)", f"pass the files inside it: {path}/history*.jsonl"
         ) from None
-    with handle:
-        for number, text in enumerate(handle, start=1):
-            text = text.rstrip(b"\r\n")
-            if not text.strip():
-                continue
-            t = _time_of(text)
-            yield (t, shard, number, text)
+    return handle
+
+
+def read_shard(path: Path, shard: int) -> Iterator[Line]:
+    for number, text in enumerate(read_lines(path), start=1):
+        if text.strip():
+            yield (_time_of(text), shard, number, text)
 
 
 def _time_of(text: bytes) -> float:
@@ -65,8 +72,7 @@ def _time_of(text: bytes) -> float:
 def merged_lines(paths: list[Path]) -> Iterator[bytes]:
     """Every line of the shards in time order; one end record (the latest) last."""
     if len(paths) == 1:
-        for _, _, _, text in read_shard(paths[0], 0):
-            yield text
+        yield from read_lines(paths[0])
         return
     ends: list[dict[str, Any]] = []
     metas = 0
@@ -92,6 +98,8 @@ def merged_lines(paths: list[Path]) -> Iterator[bytes]:
 def check_lines(lines: Iterable[bytes], config: CheckConfig) -> Verdict:
     checker = Checker(config)
     for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
         obj = _decode(text)
         checker.feed(parse_record(obj, number, text.decode("utf-8", "replace")))
     return checker.finish()

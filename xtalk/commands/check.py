@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     if args.scenario:
         from xtalk.scenario.load import load_scenario
 
-        scenario = load_scenario(args.scenario)
+        scenario = load_scenario(args.scenario, check_env=False)  # re-checking needs no secrets
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ from xtalk.core.explain import describe_recv, describe_send
 from xtalk.core.ids import ConnId, Identity, Marker, ReqId, RunId, ThreadId, UserName
 from xtalk.core.lifecycle import Lifecycle
 from xtalk.core.markers import MarkerIndex
-from xtalk.core.normalise import Event, Problem, normalise
+from xtalk.core.normalise import Event, Normaliser, Problem
 from xtalk.core.profile import EventKind, Profile, first_str
 from xtalk.core.records import (
     ClientError,
@@ -144,6 +144,7 @@ class Checker:
     def __init__(self, config: CheckConfig) -> None:
         self.config = config
         self.profile: Profile = config.profile
+        self.normalise = Normaliser(config.profile)
         self.tally = Tally(config)
         self.identity: dict[UserName, Identity] = {}
         self.identity_user: dict[Identity, UserName] = {}
@@ -320,7 +321,7 @@ class Checker:
         if record.frame is None:
             self._protocol(record, "the server sent text that is not JSON")
             return
-        events = normalise(record.frame, self.profile)
+        events = self.normalise(record.frame)
         if isinstance(events, Problem):
             self._protocol(record, events.reason)
             return
@@ -452,7 +453,14 @@ class Checker:
         uid_user = self.identity_user.get(Identity(event.user_id)) if event.user_id else None
         thread_user = self.threads.get(event.thread_id) if event.thread_id else None
         owner = request.user if request is not None else None
-        other = next((u for u in (owner, uid_user, thread_user) if u is not None and u != receiver), None)
+        if owner is not None and owner != receiver:
+            other: UserName | None = owner
+        elif uid_user is not None and uid_user != receiver:
+            other = uid_user
+        elif thread_user is not None and thread_user != receiver:
+            other = thread_user
+        else:
+            other = None
         self._lane(receiver, d, other or owner or receiver)
         if other is not None:
             self.matrix[(other, receiver)] += 1

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from xtalk.core.ids import RunId, ThreadId
-from xtalk.core.profile import EventKind, Profile, first_str, first_value
+from xtalk.core.profile import EventKind, Path, Profile, first_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,97 +37,202 @@ class Problem:
     reason: str
 
 
-def _dedup_key(frame: dict[str, Any], profile: Profile) -> int:
-    if profile.ignore_for_dedup.intersection(frame):
-        frame = {k: v for k, v in frame.items() if k not in profile.ignore_for_dedup}
-    try:
-        return hash(orjson.dumps(frame, option=orjson.OPT_SORT_KEYS))
-    except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
-        return hash(repr(sorted(frame.items(), key=lambda kv: kv[0])))
+def _walk(frame: dict[str, Any], paths: tuple[Path, ...]) -> Any:
+    for path in paths:
+        node: Any = frame
+        for key in path:
+            node = node.get(key) if node.__class__ is dict else None
+            if node is None:
+                break
+        if node is not None:
+            return node
+    return None
 
 
-def _fingerprints(frame: dict[str, Any], profile: Profile) -> tuple[tuple[str, str], ...]:
-    found: dict[str, str] = {}
-    for rule in profile.fingerprints:
-        if rule.group in found:
-            continue
-        if all(condition.holds(frame) for condition in rule.conditions):
-            found[rule.group] = rule.name
-    return tuple(found.items())
+def _walk_str(frame: dict[str, Any], paths: tuple[Path, ...]) -> str | None:
+    value = _walk(frame, paths)
+    if value is None or value.__class__ is str:
+        return value
+    if isinstance(value, (dict, list)):
+        return None
+    return str(value)
 
 
-def _event(frame: dict[str, Any], type_name: str, kind: EventKind, profile: Profile) -> Event:
-    if kind in (EventKind.NOISE, EventKind.SERVER_ERROR):
-        run = first_str(frame, profile.run_id)
-        return Event(kind, type_name, RunId(run) if run else None, None, None, None, None, (), 0)
-    if kind is EventKind.WELCOME:
+Rule = tuple[str, str, tuple[tuple[tuple[Path, ...], str, Any], ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """The profile's paths narrowed to one frame shape (its top-level keys): a path whose first
+    key the frame lacks can never match, so most fields keep one candidate path, not seven."""
+
+    run_id: tuple[Path, ...]
+    user_id: tuple[Path, ...]
+    thread_id: tuple[Path, ...]
+    agent_name: tuple[Path, ...]
+    tool_call_id: tuple[Path, ...]
+    tool_name: tuple[Path, ...]
+    welcome_user_id: tuple[Path, ...]
+    welcome_mode: tuple[Path, ...]
+    rules: tuple[Rule, ...]
+
+
+class Normaliser:
+    """The profile, compiled for speed: one instance per checker. Plans are cached per frame
+    shape; a backend sends a handful of shapes."""
+
+    PLAN_CACHE = 4096
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.plans: dict[tuple[str, ...], _Plan] = {}
+        self.ignore = profile.ignore_for_dedup
+
+    def _plan(self, keys: tuple[str, ...]) -> _Plan:
+        present = set(keys)
+
+        def narrow(paths: tuple[Path, ...]) -> tuple[Path, ...]:
+            return tuple(p for p in paths if p[0] in present)
+
+        profile = self.profile
+        rules: list[Rule] = []
+        for rule in profile.fingerprints:
+            conditions = []
+            possible = True
+            for condition in rule.conditions:
+                paths = narrow(condition.paths)
+                if not paths:
+                    if condition.op == "absent":
+                        continue  # holds whatever the values
+                    possible = False
+                    break
+                conditions.append((paths, condition.op, condition.value))
+            if possible:
+                rules.append((rule.group, rule.name, tuple(conditions)))
+        plan = _Plan(
+            narrow(profile.run_id), narrow(profile.user_id), narrow(profile.thread_id),
+            narrow(profile.agent_name), narrow(profile.tool_call_id), narrow(profile.tool_name),
+            narrow(profile.welcome_user_id), narrow(profile.welcome_mode), tuple(rules),
+        )
+        if len(self.plans) >= self.PLAN_CACHE:
+            self.plans.clear()
+        self.plans[keys] = plan
+        return plan
+
+    @staticmethod
+    def _fingerprints(frame: dict[str, Any], rules: tuple[Rule, ...]) -> tuple[tuple[str, str], ...]:
+        if not rules:
+            return ()
+        found: dict[str, str] = {}
+        for group, name, conditions in rules:
+            if group in found:
+                continue
+            for paths, op, expected in conditions:
+                value = _walk(frame, paths)
+                if op == "absent":
+                    ok = value is None
+                elif value is None:
+                    ok = False
+                elif op == "present":
+                    ok = True
+                elif op == "eq":
+                    ok = value == expected
+                elif op == "is_dict":
+                    ok = isinstance(value, dict)
+                elif op == "startswith":
+                    ok = isinstance(value, str) and value.startswith(expected)
+                else:
+                    ok = isinstance(value, str) and not value.startswith(expected)
+                if not ok:
+                    break
+            else:
+                found[group] = name
+        return tuple(found.items())
+
+    def _dedup(self, frame: dict[str, Any]) -> int:
+        if self.ignore and not self.ignore.isdisjoint(frame):
+            frame = {k: v for k, v in frame.items() if k not in self.ignore}
+        try:
+            return hash(orjson.dumps(frame))
+        except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
+            return hash(repr(frame))
+
+    def event(self, frame: dict[str, Any], type_name: str, kind: EventKind) -> Event:
+        keys = tuple(frame)
+        plan = self.plans.get(keys) or self._plan(keys)
+        if kind is EventKind.NOISE or kind is EventKind.SERVER_ERROR:
+            run = _walk_str(frame, plan.run_id)
+            return Event(kind, type_name, RunId(run) if run else None, None, None, None, None, (), 0)
+        if kind is EventKind.WELCOME:
+            return Event(kind, type_name, None, _walk_str(frame, plan.welcome_user_id), None, None, None, (), 0,
+                         _walk_str(frame, plan.welcome_mode))
+        run = _walk_str(frame, plan.run_id)
+        thread = _walk_str(frame, plan.thread_id)
+        tool: str | None = None
+        if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
+            tool = _walk_str(frame, plan.tool_call_id) or _walk_str(frame, plan.tool_name)
         return Event(
             kind,
-            type_name,
-            None,
-            first_str(frame, profile.welcome_user_id),
-            None,
-            None,
-            None,
-            (),
-            0,
-            first_str(frame, profile.welcome_mode),
+            self.profile.canonical.get(type_name, type_name),
+            RunId(run) if run else None,
+            _walk_str(frame, plan.user_id),
+            ThreadId(thread) if thread else None,
+            _walk_str(frame, plan.agent_name),
+            tool,
+            self._fingerprints(frame, plan.rules),
+            self._dedup(frame),
         )
-    run = first_str(frame, profile.run_id)
-    thread = first_str(frame, profile.thread_id)
-    tool: str | None = None
-    if kind in (EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED):
-        tool = first_str(frame, profile.tool_call_id) or first_str(frame, profile.tool_name)
-    return Event(
-        kind,
-        profile.canonical.get(type_name, type_name),
-        RunId(run) if run else None,
-        first_str(frame, profile.user_id),
-        ThreadId(thread) if thread else None,
-        first_str(frame, profile.agent_name),
-        tool,
-        _fingerprints(frame, profile),
-        _dedup_key(frame, profile),
-    )
+
+    def __call__(self, frame: Any) -> list[Event] | Problem:
+        """The events one received frame carries; unknown types yield none (servers send many)."""
+        if not isinstance(frame, dict):
+            return Problem(f"the frame is JSON but not an object ({type(frame).__name__})")
+        type_name = frame.get("type")
+        if not isinstance(type_name, str) or not type_name:
+            return Problem("the frame has no string 'type'")
+        profile = self.profile
+        kind = profile.types.get(type_name)
+        if kind is None or type_name in profile.wrappers:
+            if type_name in profile.batches:
+                return self._unbatch(frame, profile.batches[type_name])
+            if type_name in profile.wrappers:
+                inner = first_value(frame, (profile.wrappers[type_name],))
+                if isinstance(inner, str) and inner in profile.types:
+                    type_name = inner
+                    kind = profile.types[inner]
+            if kind is None:
+                return []
+        return [self.event(frame, type_name, kind)]
+
+    def _unbatch(self, frame: dict[str, Any], field: str) -> list[Event] | Problem:
+        groups = frame.get(field)
+        events: list[Event] = []
+        if isinstance(groups, list):  # a list of whole frames
+            for item in groups:
+                inner = self(item)
+                if isinstance(inner, Problem):
+                    return Problem(f"a batched event cannot be normalised: {inner.reason}")
+                events.extend(inner)
+            return events
+        if not isinstance(groups, dict):
+            return Problem(f"the batch's '{field}' is neither an object nor a list")
+        for type_name, items in groups.items():
+            if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+                return Problem(f"the batch's '{field}.{type_name}' is not a list of objects")
+            kind = self.profile.types.get(type_name)
+            if kind is None:
+                continue
+            for item in items:
+                events.append(self.event({"type": type_name, **item}, type_name, kind))
+        return events
+
+
+_COMPILED: dict[int, Normaliser] = {}
 
 
 def normalise(frame: Any, profile: Profile) -> list[Event] | Problem:
-    """The events one received frame carries; unknown types yield no event (servers send many)."""
-    if not isinstance(frame, dict):
-        return Problem(f"the frame is JSON but not an object ({type(frame).__name__})")
-    type_name = frame.get("type")
-    if not isinstance(type_name, str) or not type_name:
-        return Problem("the frame has no string 'type'")
-    if type_name in profile.batches:
-        return _unbatch(frame, profile.batches[type_name], profile)
-    if type_name in profile.wrappers:
-        inner = first_value(frame, (profile.wrappers[type_name],))
-        if isinstance(inner, str) and inner in profile.types:
-            type_name = inner
-    kind = profile.types.get(type_name)
-    if kind is None:
-        return []
-    return [_event(frame, type_name, kind, profile)]
-
-
-def _unbatch(frame: dict[str, Any], field: str, profile: Profile) -> list[Event] | Problem:
-    groups = frame.get(field)
-    events: list[Event] = []
-    if isinstance(groups, list):  # a list of whole frames
-        for item in groups:
-            inner = normalise(item, profile)
-            if isinstance(inner, Problem):
-                return Problem(f"a batched event cannot be normalised: {inner.reason}")
-            events.extend(inner)
-        return events
-    if not isinstance(groups, dict):
-        return Problem(f"the batch's '{field}' is neither an object nor a list")
-    for type_name, items in groups.items():
-        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-            return Problem(f"the batch's '{field}.{type_name}' is not a list of objects")
-        kind = profile.types.get(type_name)
-        if kind is None:
-            continue
-        for item in items:
-            events.append(_event({"type": type_name, **item}, type_name, kind, profile))
-    return events
+    """The events one received frame carries, by ``profile`` (compiled once per profile)."""
+    normaliser = _COMPILED.get(id(profile))
+    if normaliser is None or normaliser.profile is not profile:
+        normaliser = _COMPILED[id(profile)] = Normaliser(profile)
+    return normaliser(frame)

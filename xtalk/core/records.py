@@ -130,6 +130,10 @@ def parse_record(obj: Any, line: int, text: str = "") -> Record:
     if not isinstance(obj, dict):
         return Malformed(line, "a history line must be a JSON object")
     kind = obj.get("kind")
+    if kind == "recv":  # the common case, first and without detours
+        t, user, conn = obj.get("t"), obj.get("user"), obj.get("conn")
+        if t.__class__ is float and user.__class__ is str and conn.__class__ is str and "frame" in obj:
+            return Recv(line, t, UserName(user), ConnId(conn), obj["frame"], None, text)
     if kind == "meta":
         return Meta(
             line,

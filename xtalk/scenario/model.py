@@ -38,7 +38,9 @@ class Journey:
 
     name: str = "ask"
     weight: int = 1
-    engine: str | None = None  # None: server default; "matrix": every path in Scenario.engines
+    # None: server default (no ``mode``); a path; "matrix": every request is sent down every path
+    # in Scenario.engines; "per_user": user i uses Scenario.engines[i % len(engines)].
+    engine: str | None = None
     steps: tuple[Step, ...] = (Step(),)
     tabs: int = 1  # connections (browser tabs) a user holds at once; requests rotate over them
     follow_thread: bool = True  # follow-ups reuse the thread the harness created for the user
@@ -50,13 +52,18 @@ class Auth:
 
     strategy: AuthStrategy = "register"
     email: str = "xtalk-{run}-{user}@example.test"  # template; {run} keeps runs apart
+    auth_host: str | None = None  # the auth service's base URL; None: the run's host
     password_env: str | None = None  # unset: a random password per run (register strategy)
-    accounts_csv: str | None = None  # csv strategy: columns email,password
+    password_file: str | None = None  # or: a file holding the password (absolute path)
+    accounts_csv: str | None = None  # csv strategy: columns email,password (absolute path)
     bypass_key_env: str | None = None  # e2e_bypass: env var holding X-E2E-Bypass-Key
+    bypass_key_file: str | None = None  # or: a file holding it
     jwt_secret_env: str | None = None  # mint_jwt: env var holding the HS256 secret
+    jwt_secret_file: str | None = None  # or: a file holding it
     jwt_audience: str = "netra-backend"
     jwt_issuer: str = "netra-auth-service"
     token_lifetime: float = 900.0  # refresh and reconnect before this runs out
+    refresh: bool = True  # False: keep the first token (probes expiry on long runs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +92,12 @@ class Backend:
 
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """A Locust LoadTestShape; ``kind == "constant"`` means plain ``users`` at ``spawn_rate``."""
+    """A Locust LoadTestShape; ``kind == "constant"`` means plain ``users`` at ``spawn_rate``.
+
+    A loaded scenario always has ``stages`` resolved (``xtalk.scenario.shape``): never empty,
+    ``until`` strictly increasing, the last ``until`` equal to ``run_time``. Drive Locust with
+    ``xtalk.scenario.shape.target_at(shape, t)``. The default instance (no stages) is only the
+    model's placeholder."""
 
     kind: Literal["constant", "ramp", "steps", "spike", "soak"] = "constant"
     stages: tuple[tuple[float, int, float], ...] = ()  # (until second, users, spawn rate)
