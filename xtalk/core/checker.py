@@ -31,6 +31,7 @@ from typing import Any
 
 from xtalk.core.anomaly import AnomalyKind, Explanation, Finding
 from xtalk.core.coverage import Histogram, Overlap, Sampler
+from xtalk.core.divergence import ScriptBook
 from xtalk.core.explain import describe_recv, describe_send
 from xtalk.core.ids import ConnId, Identity, Marker, ReqId, RunId, ThreadId, UserName
 from xtalk.core.lifecycle import Lifecycle
@@ -94,18 +95,6 @@ class Request:
         return not self.runs and self.outcome is None
 
 
-@dataclass(frozen=True, slots=True)
-class ScriptAnswer:
-    """How one engine path answered a scripted request: its event labels, with history lines."""
-
-    sequence: tuple[tuple[str, int], ...]
-    request: Request
-
-    @property
-    def labels(self) -> list[str]:
-        return [label for label, _ in self.sequence]
-
-
 @dataclass(slots=True, eq=False)
 class Conn:
     conn: ConnId
@@ -148,12 +137,13 @@ class Checker:
         self.tally = Tally(config)
         self.identity: dict[UserName, Identity] = {}
         self.identity_user: dict[Identity, UserName] = {}
+        self.collapsed: set[Identity] = set()
         self.welcome_ids: dict[str, UserName] = {}
         self.conns: dict[ConnId, Conn] = {}
         self.requests: dict[ReqId, Request] = {}
         self.run_owner: dict[RunId, Request | None] = {}
         self.traces: dict[RunId, Trace] = {}
-        self.threads: dict[ThreadId, UserName] = {}
+        self.threads: dict[ThreadId, UserName | None] = {}  # None: sent by two users, no evidence
         self.markers = MarkerIndex()
         self.finished: deque[Request] = deque()  # finished requests, by finishing time
         self.stripped: deque[Request] = deque()  # finished long enough ago to keep ids only
@@ -164,8 +154,7 @@ class Checker:
         self.engine_latency: dict[str, Histogram] = {}
         self.series = Sampler()
         self.matrix: Counter[tuple[str, str]] = Counter()
-        # script key → engine path → its answer, or None once that path answered it two ways
-        self.scripts: dict[str, dict[str, ScriptAnswer | None]] = {}
+        self.scripts: ScriptBook[Request] = ScriptBook(config.script_limit)
         self.last_t = 0.0
         self.next_maintenance = 0.0
         self.end: End | None = None
@@ -186,7 +175,8 @@ class Checker:
                 self._maintain(t)
                 self.next_maintenance = t + 1.0
         if self.end is not None and not isinstance(record, Meta):
-            self.tally.broken(f"history line {record.line} comes after the end record")
+            if not isinstance(record, Close):  # connections closing after the end are harmless
+                self.tally.broken(f"history line {record.line} comes after the end record")
             return
         if isinstance(record, Recv):
             self._recv(record)
@@ -211,24 +201,30 @@ class Checker:
             self.tally.broken(f"history line {record.line}: {record.reason}")
 
     def _login(self, record: Login) -> None:
-        known = self.identity_user.get(record.identity)
-        if known is not None and known != record.user:
-            self._found(
-                AnomalyKind.IDENTITY_MISMATCH,
-                (record.line,),
-                record.t,
-                Explanation(
-                    (("L", f"login of {record.user} at {record.t:.3f} s (history line {record.line})"),),
-                    f"the auth service vouched for identity {record.identity} for {record.user},\n"
-                    f"but it already belongs to {known}: two users collapse into one identity.",
-                ),
-                user=record.user,
-                owner=known,
-            )
-            self.identity[record.user] = record.identity
-            return
+        previous = self.identity.get(record.user)
         self.identity[record.user] = record.identity
-        self.identity_user[record.identity] = record.user
+        known = self.identity_user.get(record.identity)
+        if known is None and record.identity not in self.collapsed:
+            if previous is None or previous == record.identity:
+                self.identity_user[record.identity] = record.user
+            return
+        if known == record.user:
+            return
+        # A shared identity is no evidence of ownership any more: the collapse is the finding.
+        self.identity_user.pop(record.identity, None)
+        self.collapsed.add(record.identity)
+        self._found(
+            AnomalyKind.IDENTITY_MISMATCH,
+            (record.line,),
+            record.t,
+            Explanation(
+                (("L", f"login of {record.user} at {record.t:.3f} s (history line {record.line})"),),
+                f"the auth service vouched for identity {record.identity} for {record.user},\n"
+                f"but it already belongs to {known or 'another user'}: two users collapse into one identity.",
+            ),
+            user=record.user,
+            owner=known,
+        )
 
     def _conn(self, conn: ConnId, user: UserName, line: int) -> Conn:
         found = self.conns.get(conn)
@@ -270,7 +266,8 @@ class Checker:
         conn.requests.append(request)
         conn.last = request
         if record.thread is not None:
-            self.threads.setdefault(record.thread, record.user)
+            if self.threads.setdefault(record.thread, record.user) != record.user:
+                self.threads[record.thread] = None
         if record.marker is not None:
             self.markers.add(record.marker, record.req)
         self.tally.sent += 1
@@ -287,8 +284,8 @@ class Checker:
             return
         lost: list[Request] = []
         for request in list(conn.requests):
-            if request.deadline_at < record.t and record.by == "server":
-                self._drop(request, record.t)
+            if request.deadline_at <= record.t:
+                self._drop(request, record.t)  # its deadline passed while the connection was open
             elif record.by == "server":
                 lost.append(request)
                 self._settle(request, Outcome.FAILED, record.t)
@@ -723,23 +720,7 @@ class Checker:
             self.series.add((round(request.t, 3), phase, round(seconds, 6)))
             if phase == "agent_completed":
                 self.engine_latency.setdefault(request.engine, Histogram()).add(seconds)
-        self._remember_script(request)
-
-    def _remember_script(self, request: Request) -> None:
-        if request.key is None:
-            return
-        by_engine = self.scripts.get(request.key)
-        if by_engine is None:
-            if len(self.scripts) >= self.config.script_limit:
-                return
-            by_engine = self.scripts[request.key] = {}
-        answer = ScriptAnswer(tuple(request.life.sequence), request)
-        if request.engine not in by_engine:
-            by_engine[request.engine] = answer
-            return
-        known = by_engine[request.engine]
-        if known is not None and known.labels != answer.labels:
-            by_engine[request.engine] = None  # this path answers the script two ways: nondeterministic
+        self.scripts.remember(request.key, request.engine, tuple(request.life.sequence), request)
 
     def _drop(self, request: Request, t: float) -> None:
         if not request.leaked:
@@ -878,44 +859,27 @@ class Checker:
         )
 
     def _divergence(self) -> None:
-        for key, by_engine in self.scripts.items():
-            answers = [(engine, v) for engine, v in by_engine.items() if v is not None]
-            if len(answers) < 2 or any(v is None for v in by_engine.values()):
-                continue
-            (engine_a, first), *rest = answers
-            assert first is not None
-            seq_a, req_a, labels_a = first.sequence, first.request, first.labels
-            for engine_b, other in rest:
-                assert other is not None
-                seq_b, req_b, labels_b = other.sequence, other.request, other.labels
-                if labels_a == labels_b:
-                    continue
-                i = next(
-                    (k for k, (x, y) in enumerate(zip(labels_a, labels_b)) if x != y),
-                    min(len(labels_a), len(labels_b)),
-                )
-                line_a = seq_a[i][1] if i < len(seq_a) else req_a.line
-                line_b = seq_b[i][1] if i < len(seq_b) else req_b.line
-                shown_a = labels_a[i] if i < len(labels_a) else "(nothing more)"
-                shown_b = labels_b[i] if i < len(labels_b) else "(nothing more)"
-                self._found(
-                    AnomalyKind.ENGINE_DIVERGENCE,
-                    (req_a.line, req_b.line, line_a, line_b),
-                    max(req_a.final_t or 0.0, req_b.final_t or 0.0),
-                    Explanation(
-                        (
-                            ("A", describe_send(req_a.verb, req_a.user, req_a.conn, req_a.t, req_a.line)
-                             + f" on engine path {engine_a}"),
-                            ("B", describe_send(req_b.verb, req_b.user, req_b.conn, req_b.t, req_b.line)
-                             + f" on engine path {engine_b}"),
-                        ),
-                        f"A and B are the same scripted request, and each path answers it the same way "
-                        f"every time,\nbut the event sequences differ at event {i + 1}: "
-                        f"{engine_a} sent {shown_a} (line {line_a}), {engine_b} sent {shown_b} (line {line_b}).",
+        for found in self.scripts.divergences():
+            req_a, req_b = found.a.request, found.b.request
+            label_a, line_a = found.at(found.a)
+            label_b, line_b = found.at(found.b)
+            self._found(
+                AnomalyKind.ENGINE_DIVERGENCE,
+                (req_a.line, req_b.line, line_a or req_a.line, line_b or req_b.line),
+                max(req_a.final_t or 0.0, req_b.final_t or 0.0),
+                Explanation(
+                    (
+                        ("A", describe_send(req_a.verb, req_a.user, req_a.conn, req_a.t, req_a.line)
+                         + f" on engine path {found.engine_a}"),
+                        ("B", describe_send(req_b.verb, req_b.user, req_b.conn, req_b.t, req_b.line)
+                         + f" on engine path {found.engine_b}"),
                     ),
-                    user=req_b.user,
-                    owner=req_a.user,
-                    req=req_b.req,
-                    engine=f"{engine_a} vs {engine_b}",
-                )
-                break
+                    "A and B are the same scripted request, and each path answers it the same way every time,\n"
+                    f"but the event sequences differ at event {found.index + 1}: {found.engine_a} sent {label_a} "
+                    f"(line {line_a}), {found.engine_b} sent {label_b} (line {line_b}).",
+                ),
+                user=req_b.user,
+                owner=req_a.user,
+                req=req_b.req,
+                engine=f"{found.engine_a} vs {found.engine_b}",
+            )

@@ -74,7 +74,7 @@ class Lifecycle:
             return out
         self.first_seen.setdefault(event.kind, t)
         if len(self.sequence) < SEQUENCE_LIMIT:
-            label = event.type if event.tool is None else f"{event.type}:{event.tool}"
+            label = event.type if event.tool_name is None else f"{event.type}:{event.tool_name}"
             self.sequence.append((label, line))
         for group, name in event.fingerprints:
             seen = self.fingerprints.get(group)

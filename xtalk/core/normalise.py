@@ -27,6 +27,7 @@ class Event:
     thread_id: ThreadId | None
     agent: str | None
     tool: str | None  # the tool call's key: its execution id, else its tool name
+    tool_name: str | None
     fingerprints: tuple[tuple[str, str], ...]  # (group, name)
     dedup: int
     mode: str | None = None  # welcomes: the engine path the server says it serves
@@ -162,15 +163,16 @@ class Normaliser:
         plan = self.plans.get(keys) or self._plan(keys)
         if kind is EventKind.NOISE or kind is EventKind.SERVER_ERROR:
             run = _walk_str(frame, plan.run_id)
-            return Event(kind, type_name, RunId(run) if run else None, None, None, None, None, (), 0)
+            return Event(kind, type_name, RunId(run) if run else None, None, None, None, None, None, (), 0)
         if kind is EventKind.WELCOME:
-            return Event(kind, type_name, None, _walk_str(frame, plan.welcome_user_id), None, None, None, (), 0,
-                         _walk_str(frame, plan.welcome_mode))
+            return Event(kind, type_name, None, _walk_str(frame, plan.welcome_user_id), None, None, None, None, (),
+                         0, _walk_str(frame, plan.welcome_mode))
         run = _walk_str(frame, plan.run_id)
         thread = _walk_str(frame, plan.thread_id)
-        tool: str | None = None
+        tool = tool_name = None
         if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
-            tool = _walk_str(frame, plan.tool_call_id) or _walk_str(frame, plan.tool_name)
+            tool_name = _walk_str(frame, plan.tool_name)
+            tool = _walk_str(frame, plan.tool_call_id) or tool_name
         return Event(
             kind,
             self.profile.canonical.get(type_name, type_name),
@@ -179,6 +181,7 @@ class Normaliser:
             ThreadId(thread) if thread else None,
             _walk_str(frame, plan.agent_name),
             tool,
+            tool_name,
             self._fingerprints(frame, plan.rules),
             self._dedup(frame),
         )
