@@ -791,7 +791,11 @@ class Checker:
         lane = self.lanes.get(receiver)
         if lane is None:
             lane = self.lanes[receiver] = deque(maxlen=SWIMLANE_DEPTH)
-        lane.append((round(d.t, 3), d.event.type, owner, d.event.run_id or "", d.line))
+        entry = (round(d.t, 3), d.event.type, owner, d.event.run_id or "", d.line)
+        lane.append(entry)
+        kept = self.lane_users.get(receiver)
+        if kept is not None and len(kept) < 2 * SWIMLANE_DEPTH:
+            kept.append(entry)  # the events that follow a finding stay beside it
 
     # ---- findings --------------------------------------------------------------------------
 
@@ -841,8 +845,11 @@ class Checker:
                     reason = "in flight when the history stopped (no end record)"
                 self._settle(request, Outcome.UNKNOWN, end_t, reason=reason)
         self._divergence()
-        for user in list(self.lane_users):
-            self.lane_users[user] = list(self.lanes.get(UserName(user), ()))
+        for user, kept in self.lane_users.items():
+            # What led up to the first finding, what followed it, and how the run ended.
+            merged = {entry[4]: entry for entry in kept}
+            merged.update((entry[4], entry) for entry in self.lanes.get(UserName(user), ()))
+            self.lane_users[user] = sorted(merged.values())
         pairs, exact = self.overlap.pairs()
         return build_verdict(
             self.tally,
@@ -854,9 +861,25 @@ class Checker:
             series=self.series.points,
             matrix=self.matrix,
             swimlanes=self.lane_users,
+            groups=self._engine_groups(),
             end_t=end_t,
             drain=self.end.drain if self.end is not None else None,
+            meta={
+                "scenario": self.meta.scenario if self.meta else None,
+                "started_at": self.meta.started_at if self.meta else None,
+                "profile": self.profile.name,
+            },
         )
+
+    def _engine_groups(self) -> dict[str, list[str]]:
+        """Users by the engine path of their first connection, for grouping large matrices."""
+        groups: dict[str, list[str]] = {}
+        seen: set[str] = set()
+        for conn in self.conns.values():
+            if conn.user not in seen:
+                seen.add(conn.user)
+                groups.setdefault(conn.engine or "default", []).append(conn.user)
+        return {engine: sorted(users) for engine, users in sorted(groups.items())}
 
     def _divergence(self) -> None:
         for found in self.scripts.divergences():

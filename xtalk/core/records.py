@@ -24,6 +24,7 @@ class Meta:
     profile: str
     scenario: str | None
     worker: str | None
+    started_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,7 @@ def parse_record(obj: Any, line: int, text: str = "") -> Record:
             _str(obj, "profile") or "netra",
             _str(obj, "scenario"),
             _str(obj, "worker"),
+            _str(obj, "started_at"),
         )
     if kind == "end":
         t = _num(obj, "t")

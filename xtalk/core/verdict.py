@@ -169,9 +169,12 @@ def build_verdict(
     series: list[tuple[float, str, float]],
     matrix: Counter[tuple[str, str]],
     swimlanes: dict[str, list[tuple[float, str, str, str, int]]],
+    groups: dict[str, list[str]],
     end_t: float,
     drain: float | None,
+    meta: dict[str, Any] | None = None,
 ) -> Verdict:
+    meta = {k: v for k, v in (meta or {}).items() if v is not None}
     config = tally.config
     anomalies = {kind: tally.counts.get(kind, 0) for kind in ANOMALY_KINDS}
     thresholds: list[dict[str, Any]] = []
@@ -297,6 +300,7 @@ def build_verdict(
         "matrix": {
             "users": users_in_matrix,
             "cells": [[owner, receiver, n] for (owner, receiver), n in sorted(matrix.items())],
+            "groups": groups,
         },
         "latency": {"phases": latency, "series": [list(p) for p in series]},
         "engines": engines,
@@ -307,7 +311,7 @@ def build_verdict(
             if anomalies[kind]
         ],
         "swimlanes": {user: [list(e) for e in lane] for user, lane in swimlanes.items()},
-        "run": {**config.run, "duration": round(end_t, 3), "drain": drain},
+        "run": {**meta, **{k: v for k, v in config.run.items() if v is not None}, "duration": round(end_t, 3), "drain": drain},
         "recheck": config.recheck,
     }
     return Verdict(verdict, data, kept)

@@ -1,0 +1,42 @@
+"""Escaping of untrusted text for HTML, script-embedded JSON, XML and terminals."""
+
+import json
+
+from xtalk.report.text import clean, esc, json_for_script, plain, xml_text
+
+
+def test_esc_escapes_markup_and_both_quote_kinds():
+    assert esc('<a href="x" onclick=\'y\'>&') == "&lt;a href=&quot;x&quot; onclick=&#x27;y&#x27;&gt;&amp;"
+
+
+def test_esc_drops_control_characters_but_keeps_newlines_and_tabs():
+    assert esc("a\x00b\x1bc\nd\te\x85") == "a\ufffdb\ufffdc\nd\te\ufffd"
+
+
+def test_esc_of_none_is_empty_and_of_numbers_is_their_text():
+    assert esc(None) == "" and esc(3) == "3"
+
+
+def test_json_for_script_cannot_close_the_script_block_and_round_trips():
+    data = {"a": "</script><script>alert(1)</script>", "b": "<!-- x & y -->", "c": "\u2028\u2029", "d": "\x7f"}
+    text = json_for_script(data)
+    assert "<" not in text and ">" not in text and "&" not in text
+    assert "\u2028" not in text and "\u2029" not in text
+    assert json.loads(text) == data
+
+
+def test_json_for_script_replaces_lone_surrogates():
+    assert json.loads(json_for_script({"s": "a\ud800b"})) == {"s": "a\ufffdb"}
+
+
+def test_xml_text_removes_characters_xml_forbids():
+    assert xml_text("ok\x00\x08\x0b\ufffe\n\t\r") == "ok\ufffd\ufffd\ufffd\ufffd\n\t\r"
+
+
+def test_plain_removes_terminal_escape_sequences_and_shortens():
+    assert "\x1b" not in plain("\x1b[31mred\x1b[0m")
+    assert plain("abcdefgh", 5) == "abcd…"
+
+
+def test_clean_keeps_ordinary_unicode():
+    assert clean("Grüße ✓ 日本") == "Grüße ✓ 日本"
