@@ -14,7 +14,7 @@ Judgements, each about one event (the caller has already ruled out cross-user ki
 - a finished (not failed) run without an ``agent_started``, or with a tool call missing its
   other half → ``incomplete_run``, only — never also ``out_of_order``;
 - a second name within one fingerprint group (two emitters, two engines) → ``mixed_engine_run``,
-  once per request and group.
+  once per request and group (error events excepted: the bridge sends them for every path).
 
 The class decides nothing about ownership and reads no clock: it is fed events in order.
 """
@@ -76,7 +76,9 @@ class Lifecycle:
         if len(self.sequence) < SEQUENCE_LIMIT:
             label = event.type if event.tool_name is None else f"{event.type}:{event.tool_name}"
             self.sequence.append((label, line))
-        for group, name in event.fingerprints:
+        # agent_error / agent_death come from the bridge whatever emitter served the run (Netra
+        # sends them nowhere else), so they carry no engine evidence.
+        for group, name in event.fingerprints if event.kind is not EventKind.FAILED else ():
             seen = self.fingerprints.get(group)
             if seen is None:
                 self.fingerprints[group] = (name, line)

@@ -10,6 +10,7 @@ retry added an ``attempt`` field.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -59,7 +60,35 @@ def _walk_str(frame: dict[str, Any], paths: tuple[Path, ...]) -> str | None:
     return str(value)
 
 
-Rule = tuple[str, str, tuple[tuple[tuple[Path, ...], str, Any], ...]]
+Predicate = Callable[[dict[str, Any]], bool]
+Rule = tuple[str, str, tuple[Predicate, ...]]
+
+
+def _getter(paths: tuple[Path, ...]) -> Callable[[dict[str, Any]], Any]:
+    if len(paths) == 1 and len(paths[0]) == 1:
+        key = paths[0][0]
+        return lambda frame: frame.get(key)
+    return lambda frame: _walk(frame, paths)
+
+
+def _predicate(paths: tuple[Path, ...], op: str, expected: Any) -> Predicate:
+    """A fingerprint condition compiled to one closure (the hot path calls it per event)."""
+    get = _getter(paths)
+    if op == "absent":
+        return lambda frame: get(frame) is None
+    if op == "present":
+        return lambda frame: get(frame) is not None
+    if op == "eq":
+        return lambda frame: bool(get(frame) == expected)
+    if op == "is_dict":
+        return lambda frame: isinstance(get(frame), dict)
+    if op == "startswith":
+        return lambda frame: _startswith(get(frame), expected)
+    return lambda frame: (value := get(frame)) is not None and not _startswith(value, expected) and isinstance(value, str)
+
+
+def _startswith(value: Any, prefix: str) -> bool:
+    return isinstance(value, str) and value.startswith(prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +127,7 @@ class Normaliser:
         profile = self.profile
         rules: list[Rule] = []
         for rule in profile.fingerprints:
-            conditions = []
+            conditions: list[Predicate] = []
             possible = True
             for condition in rule.conditions:
                 paths = narrow(condition.paths)
@@ -107,7 +136,7 @@ class Normaliser:
                         continue  # holds whatever the values
                     possible = False
                     break
-                conditions.append((paths, condition.op, condition.value))
+                conditions.append(_predicate(paths, condition.op, condition.value))
             if possible:
                 rules.append((rule.group, rule.name, tuple(conditions)))
         plan = _Plan(
@@ -125,26 +154,11 @@ class Normaliser:
         if not rules:
             return ()
         found: dict[str, str] = {}
-        for group, name, conditions in rules:
+        for group, name, predicates in rules:
             if group in found:
                 continue
-            for paths, op, expected in conditions:
-                value = _walk(frame, paths)
-                if op == "absent":
-                    ok = value is None
-                elif value is None:
-                    ok = False
-                elif op == "present":
-                    ok = True
-                elif op == "eq":
-                    ok = value == expected
-                elif op == "is_dict":
-                    ok = isinstance(value, dict)
-                elif op == "startswith":
-                    ok = isinstance(value, str) and value.startswith(expected)
-                else:
-                    ok = isinstance(value, str) and not value.startswith(expected)
-                if not ok:
+            for holds in predicates:
+                if not holds(frame):
                     break
             else:
                 found[group] = name
