@@ -33,6 +33,9 @@ class AnomalyKind(str, Enum):
     ENGINE_DIVERGENCE = "engine_divergence"
     PROTOCOL_ERROR = "protocol_error"
     CONNECTION_LOST = "connection_lost"
+    # xtalk's addition to SPEC's kinds (README "Contracts"): an active probe answered otherwise
+    # than isolation requires (an expired token or a connection over the limit accepted).
+    PROBE_VIOLATION = "probe_violation"
 
 
 ANOMALY_KINDS: tuple[str, ...] = tuple(kind.value for kind in AnomalyKind)
@@ -92,6 +95,10 @@ LIKELY_CAUSES: dict[AnomalyKind, tuple[str, ...]] = {
     ),
     AnomalyKind.CONNECTION_LOST: (
         "the server closed the connection (1011 internal error, a crash, a restart) mid-request",
+    ),
+    AnomalyKind.PROBE_VIOLATION: (
+        "token expiry not checked on the WebSocket (only at login)",
+        "the per-user connection limit not enforced",
     ),
 }
 

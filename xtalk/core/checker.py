@@ -88,6 +88,7 @@ class Request:
     outcome: Outcome | None = None
     final_t: float | None = None
     leaked: bool = False
+    probe: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -106,6 +107,8 @@ class Conn:
     traces: list[RunId] = field(default_factory=list)  # undecided runs first seen here
     closed_by: str | None = None
     welcomed: bool = False
+    refusal_probe: str | None = None  # a probe expects the server to refuse this connection
+    probe_line: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +236,11 @@ class Checker:
         return found
 
     def _open(self, record: Open) -> None:
-        self.conns[record.conn] = Conn(record.conn, record.user, record.engine, record.line)
+        conn = self.conns[record.conn] = Conn(record.conn, record.user, record.engine, record.line)
+        if record.expect == "refusal":
+            conn.refusal_probe = record.probe or "probe"
+            conn.probe_line = record.line
+            return  # a connection meant to be refused is not an attempt that may fail
         self.tally.connections += 1
 
     def _send(self, record: Send) -> None:
@@ -261,6 +268,7 @@ class Checker:
             verb,
             frame,
             record.t + self.config.deadline,
+            probe=record.probe,
         )
         self.requests[record.req] = request
         conn.requests.append(request)
@@ -329,11 +337,14 @@ class Checker:
             kind = event.kind
             if kind is EventKind.NOISE:
                 continue
+            if kind is EventKind.SERVER_ERROR:
+                if not self._expected_error(conn, record):
+                    self._protocol(record, "the server sent an error frame")
+                continue
+            if conn.refusal_probe is not None:
+                self._probe_accepted(conn, event, record)
             if kind is EventKind.WELCOME:
                 self._welcome(conn, event, record)
-                continue
-            if kind is EventKind.SERVER_ERROR:
-                self._protocol(record, "the server sent an error frame")
                 continue
             if markers is None:
                 markers = tuple(self.markers.find(record.text)) if len(self.markers) else ()
@@ -665,6 +676,38 @@ class Checker:
             evidence=((record.line, record.frame),),
         )
 
+    def _expected_error(self, conn: Conn, record: Recv) -> bool:
+        """An error frame is the right answer to a probe: a refused connection, a refused request."""
+        if conn.refusal_probe is not None:
+            return True
+        for request in conn.requests:
+            if request.probe is not None:
+                self._settle(request, Outcome.OK, record.t)  # refused, as a probe hopes
+                return True
+        return False
+
+    def _probe_accepted(self, conn: Conn, event: Event, record: Recv) -> None:
+        probe = conn.refusal_probe
+        conn.refusal_probe = None  # one finding per connection
+        self._found(
+            AnomalyKind.PROBE_VIOLATION,
+            (conn.probe_line, record.line),
+            record.t,
+            Explanation(
+                (
+                    ("P", f"the {probe} probe's connection {conn.conn} of {conn.user} "
+                          f"(history line {conn.probe_line})"),
+                    ("E", describe_recv(event.type, conn.user, conn.conn, record.t, record.line)),
+                ),
+                f"the {probe} probe expects the server to refuse P (an error, a close),\n"
+                "but the server served it: E arrived on it.",
+            ),
+            user=conn.user,
+            owner=conn.user,
+            conn=conn.conn,
+            evidence=((record.line, record.frame),),
+        )
+
     def _protocol(self, record: Recv, reason: str) -> None:
         shown = record.frame if record.frame is not None else record.raw
         self._found(
@@ -723,6 +766,9 @@ class Checker:
         self.scripts.remember(request.key, request.engine, tuple(request.life.sequence), request)
 
     def _drop(self, request: Request, t: float) -> None:
+        if request.probe is not None:
+            self._settle(request, Outcome.UNKNOWN, t, reason=f"the server ignored the {request.probe} probe")
+            return
         if not request.leaked:
             self._found(
                 AnomalyKind.DROPPED_RESPONSE,

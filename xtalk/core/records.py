@@ -42,6 +42,8 @@ class Open:
     user: UserName
     conn: ConnId
     engine: str | None
+    probe: str | None = None  # an active probe opened this connection
+    expect: str | None = None  # "refusal": the server must refuse it (expired token, over the limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +56,7 @@ class Send:
     thread: ThreadId | None
     marker: Marker | None
     frame: Any
+    probe: str | None = None  # an active probe: an error answer is expected, silence acceptable
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +178,8 @@ def parse_record(obj: Any, line: int, text: str = "") -> Record:
     if conn is None:
         return Malformed(line, f"a {kind} record needs a conn")
     if kind == "open":
-        return Open(line, t, UserName(user), ConnId(conn), _str(obj, "engine"))
+        return Open(line, t, UserName(user), ConnId(conn), _str(obj, "engine"), _str(obj, "probe"),
+                    _str(obj, "expect"))
     if kind == "send":
         req = _str(obj, "req")
         thread = _str(obj, "thread")
@@ -189,6 +193,7 @@ def parse_record(obj: Any, line: int, text: str = "") -> Record:
             ThreadId(thread) if thread else None,
             Marker(marker) if marker else None,
             obj.get("frame"),
+            _str(obj, "probe"),
         )
     if kind == "recv":
         if "frame" in obj:
