@@ -84,11 +84,12 @@ class Request:
     deadline_at: float
     life: Lifecycle = field(default_factory=Lifecycle)
     runs: list[RunId] = field(default_factory=list)
-    seen: dict[int, tuple[ConnId, int]] = field(default_factory=dict)
+    seen: dict[int, tuple[ConnId, int, Any, float]] = field(default_factory=dict)  # dedup → conn, line, stamp, t
     outcome: Outcome | None = None
     final_t: float | None = None
     leaked: bool = False
     probe: str | None = None
+    evident: set[RunId] = field(default_factory=set)  # runs tied to it by ids, not only by content
 
     @property
     def pending(self) -> bool:
@@ -404,13 +405,25 @@ class Checker:
         first = self.conns.get(trace.first_conn)
         if first is not None and run in first.traces:
             first.traces.remove(run)
+        by_marker = chosen is not None
         if chosen is None:
             chosen = self._best_request(trace)
         self.run_owner[run] = chosen
         if chosen is not None:
             chosen.runs.append(run)
+            if not by_marker or any(self._shows(d, chosen.user) for d in trace.deliveries):
+                chosen.evident.add(run)
         for d in trace.deliveries:
             self._deliver(chosen, d)
+
+    def _shows(self, d: Delivery, user: UserName) -> bool:
+        """Do the delivery's ids (not its content) tie it to ``user``?"""
+        event = d.event
+        return (
+            d.user == user
+            or (event.user_id is not None and self.identity_user.get(Identity(event.user_id)) == user)
+            or (event.thread_id is not None and self.threads.get(event.thread_id) == user)
+        )
 
     def _best_request(self, trace: Trace) -> Request | None:
         uid_users = {self.identity_user.get(Identity(d.event.user_id or "")) for d in trace.deliveries}
@@ -461,7 +474,11 @@ class Checker:
         uid_user = self.identity_user.get(Identity(event.user_id)) if event.user_id else None
         thread_user = self.threads.get(event.thread_id) if event.thread_id else None
         owner = request.user if request is not None else None
-        if owner is not None and owner != receiver:
+        foreign = request is not None and owner != receiver
+        if request is not None and (  # the run id ties the event to another user's request
+            foreign and (event.run_id is None or event.run_id in request.evident or uid_user == owner
+                         or thread_user == owner)
+        ):
             other: UserName | None = owner
         elif uid_user is not None and uid_user != receiver:
             other = uid_user
@@ -476,35 +493,25 @@ class Checker:
                 request.leaked = True
             self._cross_user_event(request, d, other, uid_user, thread_user)
             return
+        if request is not None and foreign:
+            # Bound to another user's request only by the content marker it carries: its ids
+            # look like the receiver's, so SPEC calls it a content leak.
+            assert owner is not None
+            self.matrix[(owner, receiver)] += 1
+            request.leaked = True
+            self._content_leak(request, request.marker, d, via_run=True)
+            return
+        if request is not None and event.run_id is not None:
+            request.evident.add(event.run_id)  # the owner received its run: its ids are evidence now
         self.matrix[(receiver, receiver)] += 1
+        counted = False
         for marker, req in d.markers:
             marked = self.requests.get(req)
-            marked_user = marked.user if marked is not None else None
-            if marked_user is not None and marked_user != receiver:
-                assert marked is not None
-                self._found(
-                    AnomalyKind.CROSS_USER_CONTENT,
-                    (marked.line, d.line),
-                    d.t,
-                    Explanation(
-                        (
-                            ("R", describe_send(marked.verb, marked.user, marked.conn, marked.t, marked.line)),
-                            ("E", describe_recv(event.type, receiver, d.conn, d.t, d.line)),
-                        ),
-                        f"E carries marker {marker}, minted for R, although its ids look like "
-                        f"{receiver}'s or are absent:\n{marked.user}'s content reached {receiver}.",
-                    ),
-                    user=receiver,
-                    owner=marked.user,
-                    run=event.run_id,
-                    conn=d.conn,
-                    req=marked.req,
-                    engine=marked.engine,
-                    evidence=((marked.line, marked.frame), (d.line, d.frame)),
-                )
-                return
-        counted = False
-        if event.user_id is not None and uid_user is None and receiver in self.identity:
+            if marked is not None and marked.user != receiver:
+                self._content_leak(marked, marker, d)
+                counted = True  # still the receiver's own event: its lifecycle goes on
+                break
+        if event.user_id is not None and uid_user is None and not counted and receiver in self.identity:
             if not self._same_identity(event.user_id, self.identity[receiver]):
                 counted = True
                 self._found(
@@ -541,7 +548,7 @@ class Checker:
         if event.kind is EventKind.RUN_OTHER:
             return
         seen = request.seen.get(event.dedup)
-        if seen is not None:
+        if seen is not None and (event.retry or seen[2] == event.stamp):
             if seen[0] == d.conn and not counted:
                 self._found(
                     AnomalyKind.DUPLICATE_EVENT,
@@ -549,10 +556,10 @@ class Checker:
                     d.t,
                     Explanation(
                         (
-                            ("E1", describe_recv(event.type, receiver, d.conn, d.t, seen[1])),
+                            ("E1", describe_recv(event.type, receiver, d.conn, seen[3], seen[1])),
                             ("E2", describe_recv(event.type, receiver, d.conn, d.t, d.line)),
                         ),
-                        "E2 repeats E1 field for field (a retry's attempt counter aside):\n"
+                        "E2 repeats E1 field for field (a retry's attempt counter and time stamp aside):\n"
                         "the same event was delivered twice.",
                     ),
                     user=receiver,
@@ -564,7 +571,7 @@ class Checker:
                     evidence=((d.line, d.frame),),
                 )
             return
-        request.seen[event.dedup] = (d.conn, d.line)
+        request.seen[event.dedup] = (d.conn, d.line, event.stamp, d.t)
         was_final = request.life.final
         for judgement in request.life.observe(event, d.line, d.t, counted):
             self._found(
@@ -588,6 +595,34 @@ class Checker:
             )
         if not was_final and request.life.final and request.outcome is None:
             self._finish_request(request, d.t)
+
+    def _content_leak(self, marked: Request, marker: Marker | None, d: Delivery, via_run: bool = False) -> None:
+        event = d.event
+        carries = (
+            f"E belongs to run {event.run_id}, whose frames carry marker {marker} minted for R"
+            if via_run
+            else f"E carries marker {marker}, minted for R"
+        )
+        self._found(
+            AnomalyKind.CROSS_USER_CONTENT,
+            (marked.line, d.line),
+            d.t,
+            Explanation(
+                (
+                    ("R", describe_send(marked.verb, marked.user, marked.conn, marked.t, marked.line)),
+                    ("E", describe_recv(event.type, d.user, d.conn, d.t, d.line)),
+                ),
+                f"{carries}, although its ids look like {d.user}'s or are absent:\n"
+                f"{marked.user}'s content reached {d.user}.",
+            ),
+            user=d.user,
+            owner=marked.user,
+            run=event.run_id,
+            conn=d.conn,
+            req=marked.req,
+            engine=marked.engine,
+            evidence=((marked.line, marked.frame), (d.line, d.frame)),
+        )
 
     def _cross_user_event(
         self,
@@ -787,7 +822,7 @@ class Checker:
                 engine=request.engine,
                 run=request.runs[0] if request.runs else None,
             )
-        self._settle(request, Outcome.FAILED, t, dropped=True)
+        self._settle(request, Outcome.FAILED, t, dropped=not request.leaked)
 
     def _settle(
         self, request: Request, outcome: Outcome, t: float, reason: str | None = None, dropped: bool = False

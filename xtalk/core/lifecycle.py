@@ -38,6 +38,30 @@ class Judgement:
     why: str
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    call: str | None  # the execution id, when the envelope has one
+    name: str | None
+    line: int
+
+    @property
+    def label(self) -> str:
+        return self.call or self.name or "(unnamed)"
+
+
+def _take(pool: list[ToolCall], call: str | None, name: str | None) -> ToolCall | None:
+    """The call in ``pool`` that ``call``/``name`` is the other half of. Execution ids decide when
+    both halves have one; else tool names (one emitter family has ids, the bridge has none)."""
+    if call is not None:
+        for i, other in enumerate(pool):
+            if other.call == call:
+                return pool.pop(i)
+    for i, other in enumerate(pool):
+        if (other.call is None or call is None) and (other.name is None or name is None or other.name == name):
+            return pool.pop(i)
+    return None
+
+
 @dataclass(slots=True)
 class Lifecycle:
     stack: list[str | None] = field(default_factory=list)
@@ -45,8 +69,8 @@ class Lifecycle:
     final_line: int | None = None
     failed: bool = False
     pre_start: list[tuple[str, int]] = field(default_factory=list)
-    open_tools: dict[str, list[int]] = field(default_factory=dict)
-    early_tools: dict[str, list[int]] = field(default_factory=dict)
+    open_tools: list[ToolCall] = field(default_factory=list)  # executing, not yet completed
+    early_tools: list[ToolCall] = field(default_factory=list)  # completed, not yet executing
     fingerprints: dict[str, tuple[str, int]] = field(default_factory=dict)
     mixed_groups: set[str] = field(default_factory=set)
     sequence: list[tuple[str, int]] = field(default_factory=list)
@@ -111,29 +135,20 @@ class Lifecycle:
         elif kind is EventKind.TOOL_EXECUTING:
             if not self.started:
                 self.pre_start.append((event.type, line))
-            key = event.tool or "?"
-            early = self.early_tools.get(key)
-            if early:
-                done_line = early.pop(0)
-                if not counted:
-                    out.append(
-                        Judgement(
-                            AnomalyKind.OUT_OF_ORDER,
-                            (done_line, line),
-                            f"tool {key} completed (line {done_line}) before it started executing",
-                        )
+            done = _take(self.early_tools, event.tool, event.tool_name)
+            if done is None:
+                self.open_tools.append(ToolCall(event.tool, event.tool_name, line))
+            elif not counted:
+                out.append(
+                    Judgement(
+                        AnomalyKind.OUT_OF_ORDER,
+                        (done.line, line),
+                        f"tool {done.label} completed (line {done.line}) before it started executing",
                     )
-            else:
-                self.open_tools.setdefault(key, []).append(line)
+                )
         elif kind is EventKind.TOOL_COMPLETED:
-            key = event.tool or "?"
-            opened = self.open_tools.get(key)
-            if opened:
-                opened.pop(0)
-                if not opened:
-                    del self.open_tools[key]
-            else:
-                self.early_tools.setdefault(key, []).append(line)
+            if _take(self.open_tools, event.tool, event.tool_name) is None:
+                self.early_tools.append(ToolCall(event.tool, event.tool_name, line))
         elif kind is EventKind.COMPLETED:
             if event.agent is not None and event.agent in self.stack:
                 index = len(self.stack) - 1 - self.stack[::-1].index(event.agent)
@@ -156,14 +171,12 @@ class Lifecycle:
         if not self.started:
             gaps.append("agent_started")
             lines.extend(line for _, line in self.pre_start[:1])
-        for key, opened in self.open_tools.items():
-            if opened:
-                gaps.append(f"tool_completed for tool {key}")
-                lines.append(opened[0])
-        for key, done in self.early_tools.items():
-            if done:
-                gaps.append(f"tool_executing for tool {key}")
-                lines.append(done[0])
+        for opened in self.open_tools:
+            gaps.append(f"tool_completed for tool {opened.label}")
+            lines.append(opened.line)
+        for done in self.early_tools:
+            gaps.append(f"tool_executing for tool {done.label}")
+            lines.append(done.line)
         if not gaps:
             return None
         assert self.final_line is not None

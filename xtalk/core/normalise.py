@@ -27,10 +27,12 @@ class Event:
     user_id: str | None
     thread_id: ThreadId | None
     agent: str | None
-    tool: str | None  # the tool call's key: its execution id, else its tool name
+    tool: str | None  # the tool call's execution id, where the envelope carries one
     tool_name: str | None
     fingerprints: tuple[tuple[str, str], ...]  # (group, name)
-    dedup: int
+    dedup: int  # the frame without its retry counter and time stamp
+    stamp: Any = None  # the frame's time stamp
+    retry: bool = False  # the frame says it is a retry (attempt >= 2)
     mode: str | None = None  # welcomes: the engine path the server says it serves
 
 
@@ -116,7 +118,9 @@ class Normaliser:
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
         self.plans: dict[tuple[str, ...], _Plan] = {}
-        self.ignore = profile.ignore_for_dedup
+        self.ignore = profile.ignore_for_dedup | {profile.retry_field, profile.stamp_field}
+        self.stamp_field = profile.stamp_field
+        self.retry_field = profile.retry_field
 
     def _plan(self, keys: tuple[str, ...]) -> _Plan:
         present = set(keys)
@@ -164,6 +168,10 @@ class Normaliser:
                 found[group] = name
         return tuple(found.items())
 
+    def _is_retry(self, frame: dict[str, Any]) -> bool:
+        attempt = frame.get(self.retry_field)
+        return attempt is not None and attempt not in (0, 1, "0", "1")
+
     def _dedup(self, frame: dict[str, Any]) -> int:
         if self.ignore and not self.ignore.isdisjoint(frame):
             frame = {k: v for k, v in frame.items() if k not in self.ignore}
@@ -186,7 +194,7 @@ class Normaliser:
         tool = tool_name = None
         if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
             tool_name = _walk_str(frame, plan.tool_name)
-            tool = _walk_str(frame, plan.tool_call_id) or tool_name
+            tool = _walk_str(frame, plan.tool_call_id)
         return Event(
             kind,
             self.profile.canonical.get(type_name, type_name),
@@ -198,6 +206,8 @@ class Normaliser:
             tool_name,
             self._fingerprints(frame, plan.rules),
             self._dedup(frame),
+            frame.get(self.stamp_field),
+            self._is_retry(frame),
         )
 
     def __call__(self, frame: Any) -> list[Event] | Problem:

@@ -92,10 +92,12 @@ class Profile:
     tool_call_id: tuple[Path, ...]
     welcome_user_id: tuple[Path, ...]
     welcome_mode: tuple[Path, ...]
-    ignore_for_dedup: frozenset[str]  # top-level fields that differ between retries (attempt)
+    ignore_for_dedup: frozenset[str]  # further top-level fields that differ between deliveries
     fingerprints: tuple[Fingerprint, ...]
     request_text: tuple[Path, ...]  # where a sent request carries its text
     request_types: frozenset[str]  # client frame types that ask an agent for something
+    retry_field: str = "attempt"  # a retried frame says so here (2, 3, ...)
+    stamp_field: str = "timestamp"  # a retry may carry a new time stamp
     short_id_suffix: str = "..."  # welcome ids may be a prefix followed by this
     short_id_length: int = 8
 
