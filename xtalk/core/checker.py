@@ -90,6 +90,8 @@ class Request:
     leaked: bool = False
     probe: str | None = None
     evident: set[RunId] = field(default_factory=set)  # runs tied to it by ids, not only by content
+    reserved_by: RunId | None = None  # the undecided run first seen on its connection after it
+    gaps_judged: bool = False
 
     @property
     def pending(self) -> bool:
@@ -131,6 +133,8 @@ class Trace:
     deliveries: list[Delivery] = field(default_factory=list)
     depth: int = 0
     started: bool = False
+    reserved: Request | None = None  # the request it answers if no evidence says otherwise
+    conflicted: bool = False  # delivered to two users, and no marker yet says whose it is
 
 
 class Checker:
@@ -144,6 +148,7 @@ class Checker:
         self.collapsed: set[Identity] = set()
         self.welcome_ids: dict[str, UserName] = {}
         self.conns: dict[ConnId, Conn] = {}
+        self.user_conns: dict[UserName, list[Conn]] = {}
         self.requests: dict[ReqId, Request] = {}
         self.run_owner: dict[RunId, Request | None] = {}
         self.traces: dict[RunId, Trace] = {}
@@ -233,11 +238,22 @@ class Checker:
     def _conn(self, conn: ConnId, user: UserName, line: int) -> Conn:
         found = self.conns.get(conn)
         if found is None:
-            found = self.conns[conn] = Conn(conn, user, None, line)
+            found = self._add_conn(Conn(conn, user, None, line))
         return found
 
+    def _add_conn(self, conn: Conn) -> Conn:
+        old = self.conns.get(conn.conn)
+        if old is not None:
+            conn.requests, conn.last = old.requests, old.last  # a reopened id keeps its requests
+        self.conns[conn.conn] = conn
+        siblings = self.user_conns.setdefault(conn.user, [])
+        if old is not None and old in siblings:
+            siblings.remove(old)
+        siblings.append(conn)
+        return conn
+
     def _open(self, record: Open) -> None:
-        conn = self.conns[record.conn] = Conn(record.conn, record.user, record.engine, record.line)
+        conn = self._add_conn(Conn(record.conn, record.user, record.engine, record.line))
         if record.expect == "refusal":
             conn.refusal_probe = record.probe or "probe"
             conn.probe_line = record.line
@@ -358,10 +374,12 @@ class Checker:
     def _route(self, conn: Conn, d: Delivery) -> None:
         run = d.event.run_id
         if run is None:
-            if conn.traces:
-                self._buffer(self.traces[conn.traces[-1]], d)
-                return
-            owner = self._by_connection(conn, d.event.thread_id)
+            for pending_run in reversed(conn.traces):
+                waiting = self.traces[pending_run]
+                if waiting.reserved is not None:  # an undecided run answering a request here
+                    self._buffer(waiting, d)
+                    return
+            owner = self._by_marker(d) or self._by_connection(conn, d.event.thread_id)
             self._deliver(owner, d)
             return
         if run in self.run_owner:
@@ -371,7 +389,22 @@ class Checker:
         if trace is None:
             trace = self.traces[run] = Trace(run, d.t, d.conn)
             conn.traces.append(run)
+            # "The first new run id seen on a connection after a send": the oldest request there
+            # that no other undecided run has claimed, unless evidence says otherwise later.
+            for request in conn.requests:
+                if request.pending and request.reserved_by is None and request.t <= d.t:
+                    request.reserved_by = run
+                    trace.reserved = request
+                    break
         self._buffer(trace, d)
+
+    def _by_marker(self, d: Delivery) -> Request | None:
+        """A frame without a run id that quotes one of its receiver's requests belongs to it."""
+        for _, req in d.markers:
+            request = self.requests.get(req)
+            if request is not None and request.user == d.user:
+                return request
+        return None
 
     def _by_connection(self, conn: Conn, thread: ThreadId | None) -> Request | None:
         if conn.requests:
@@ -384,17 +417,34 @@ class Checker:
 
     def _buffer(self, trace: Trace, d: Delivery) -> None:
         trace.deliveries.append(d)
+        if not trace.conflicted and d.user != trace.deliveries[0].user:
+            reserved = trace.reserved
+            if reserved is None or not all(self._shows(x, reserved.user, by_conn=False) for x in trace.deliveries):
+                # One run, two users, and its ids do not say whose: the other runs settle it
+                # (each user's own run claims that user's request); until then it claims none.
+                trace.conflicted = True
+                if reserved is not None:
+                    reserved.reserved_by = None
+                    trace.reserved = None
         kind = d.event.kind
         if kind is EventKind.STARTED:
             trace.depth += 1
             trace.started = True
         elif kind is EventKind.COMPLETED:
             trace.depth -= 1
+        chosen: Request | None = None
         for _, req in d.markers:
             request = self.requests.get(req)
             if request is not None and request.pending:
-                self._decide(trace.run, request)
-                return
+                if request.user == d.user:  # the receiver's own marker among others: its run
+                    chosen = request
+                    break
+                chosen = chosen or request
+        if chosen is not None:
+            self._decide(trace.run, chosen)
+            return
+        if trace.conflicted:
+            return  # seen by two users with no marker: wait for the other runs to settle it
         if kind is EventKind.FAILED or (kind is EventKind.COMPLETED and trace.depth <= 0):
             self._decide(trace.run)
 
@@ -408,24 +458,39 @@ class Checker:
         by_marker = chosen is not None
         if chosen is None:
             chosen = self._best_request(trace)
+        if trace.reserved is not None and trace.reserved is not chosen:
+            trace.reserved.reserved_by = None
+        if chosen is not None and chosen.reserved_by not in (None, run):
+            robbed = self.traces.get(chosen.reserved_by)
+            if robbed is not None:
+                robbed.reserved = None
         self.run_owner[run] = chosen
         if chosen is not None:
+            chosen.reserved_by = run
             chosen.runs.append(run)
             if not by_marker or any(self._shows(d, chosen.user) for d in trace.deliveries):
                 chosen.evident.add(run)
         for d in trace.deliveries:
             self._deliver(chosen, d)
 
-    def _shows(self, d: Delivery, user: UserName) -> bool:
+    def _decide_all(self, runs: list[RunId]) -> None:
+        """Runs seen by one user first: a conflicted run is settled by what the others claimed."""
+        for run in sorted(runs, key=lambda r: self.traces[r].conflicted if r in self.traces else False):
+            self._decide(run)
+
+    def _shows(self, d: Delivery, user: UserName, by_conn: bool = True) -> bool:
         """Do the delivery's ids (not its content) tie it to ``user``?"""
         event = d.event
         return (
-            d.user == user
+            (by_conn and d.user == user)
             or (event.user_id is not None and self.identity_user.get(Identity(event.user_id)) == user)
             or (event.thread_id is not None and self.threads.get(event.thread_id) == user)
         )
 
     def _best_request(self, trace: Trace) -> Request | None:
+        """The request a run answers, when no content marker said: its user ids, then its thread
+        ids, then the connection it arrived on, name the user; that user's reserved or oldest
+        unclaimed waiting request sent before the run's first event is the one."""
         uid_users = {self.identity_user.get(Identity(d.event.user_id or "")) for d in trace.deliveries}
         uid_users.discard(None)
         thread_users = {self.threads.get(d.event.thread_id) for d in trace.deliveries if d.event.thread_id}
@@ -438,30 +503,21 @@ class Checker:
             order.append(next(iter(thread_users)))  # type: ignore[arg-type]
         if first_conn is not None:
             order.append(first_conn.user)
+        order.extend(d.user for d in trace.deliveries)  # a conflicted run: any user it reached
+        reserved = trace.reserved if trace.reserved is not None and trace.reserved.pending else None
         threads = {d.event.thread_id for d in trace.deliveries if d.event.thread_id}
         for user in dict.fromkeys(order):
+            if reserved is not None and reserved.user == user:
+                return reserved
             best: Request | None = None
             best_score: tuple[int, int, float] | None = None
-            for conn in self.conns.values() if first_conn is None or first_conn.user != user else [first_conn]:
-                if conn.user != user:
-                    continue
+            for conn in self.user_conns.get(user, ()):
                 for request in conn.requests:
-                    if not request.pending or request.t > trace.first_t:
+                    if not request.pending or request.t > trace.first_t or request.reserved_by not in (None, trace.run):
                         continue
-                    score = (
-                        int(request.conn == trace.first_conn),
-                        int(request.thread in threads),
-                        -request.t,
-                    )
+                    score = (int(request.conn == trace.first_conn), int(request.thread in threads), -request.t)
                     if best_score is None or score > best_score:
                         best, best_score = request, score
-            if best is None and first_conn is not None and first_conn.user == user:
-                for conn in self.conns.values():
-                    if conn.user != user or conn is first_conn:
-                        continue
-                    for request in conn.requests:
-                        if request.pending and request.t <= trace.first_t and (best is None or request.t < best.t):
-                            best = request
             if best is not None:
                 return best
         return None
@@ -487,12 +543,15 @@ class Checker:
         else:
             other = None
         self._lane(receiver, d, other or owner or receiver)
+        counted = False
         if other is not None:
             self.matrix[(other, receiver)] += 1
             if request is not None and request.user == other:
                 request.leaked = True
             self._cross_user_event(request, d, other, uid_user, thread_user)
-            return
+            if request is None or request.user != receiver:
+                return
+            counted = True  # the receiver's own run, stamped with another's ids: its lifecycle goes on
         if request is not None and foreign:
             # Bound to another user's request only by the content marker it carries: its ids
             # look like the receiver's, so SPEC calls it a content leak.
@@ -503,9 +562,9 @@ class Checker:
             return
         if request is not None and event.run_id is not None:
             request.evident.add(event.run_id)  # the owner received its run: its ids are evidence now
-        self.matrix[(receiver, receiver)] += 1
-        counted = False
-        for marker, req in d.markers:
+        if not counted:
+            self.matrix[(receiver, receiver)] += 1
+        for marker, req in d.markers if not counted else ():
             marked = self.requests.get(req)
             if marked is not None and marked.user != receiver:
                 self._content_leak(marked, marker, d)
@@ -766,24 +825,6 @@ class Checker:
         if life.failed:
             self._settle(request, Outcome.FAILED, t)
             return
-        gap = life.missing()
-        if gap is not None and not request.leaked:
-            what, witness = gap
-            self._found(
-                AnomalyKind.INCOMPLETE_RUN,
-                (request.line,) + witness,
-                t,
-                Explanation(
-                    (("R", describe_send(request.verb, request.user, request.conn, request.t, request.line)),),
-                    f"R's run finished (history line {life.final_line}) without {what}.",
-                ),
-                user=request.user,
-                owner=request.user,
-                conn=request.conn,
-                req=request.req,
-                engine=request.engine,
-                run=request.runs[0] if request.runs else None,
-            )
         self._settle(request, Outcome.OK, t)
         for phase, kind in (
             ("agent_started", EventKind.STARTED),
@@ -799,6 +840,31 @@ class Checker:
             if phase == "agent_completed":
                 self.engine_latency.setdefault(request.engine, Histogram()).add(seconds)
         self.scripts.remember(request.key, request.engine, tuple(request.life.sequence), request)
+
+    def _judge_gaps(self, request: Request) -> None:
+        """A finished run's missing events, judged once late events had their chance to arrive
+        (a late one is event_after_completion only, not also a gap)."""
+        life = request.life
+        gap = life.missing()
+        if gap is None or request.leaked or request.gaps_judged:
+            return
+        request.gaps_judged = True
+        what, witness = gap
+        self._found(
+            AnomalyKind.INCOMPLETE_RUN,
+            (request.line,) + witness,
+            request.final_t or request.t,
+            Explanation(
+                (("R", describe_send(request.verb, request.user, request.conn, request.t, request.line)),),
+                f"R's run finished (history line {life.final_line}) without {what}.",
+            ),
+            user=request.user,
+            owner=request.user,
+            conn=request.conn,
+            req=request.req,
+            engine=request.engine,
+            run=request.runs[0] if request.runs else None,
+        )
 
     def _drop(self, request: Request, t: float) -> None:
         if request.probe is not None:
@@ -842,13 +908,12 @@ class Checker:
     # ---- bounded memory --------------------------------------------------------------------
 
     def _maintain(self, now: float) -> None:
-        for run, trace in list(self.traces.items()):
-            if trace.first_t + self.config.deadline <= now:
-                self._decide(run)
+        self._decide_all([run for run, trace in self.traces.items() if trace.first_t + self.config.deadline <= now])
         # Finished requests keep their full state a little while (late duplicates are retries
         # seconds apart), then only what ties their runs to them, then nothing.
         while self.finished and (self.finished[0].final_t or 0.0) < now - self.config.retention:
             old = self.finished.popleft()
+            self._judge_gaps(old)
             old.seen = {}
             old.frame = None
             old.life.sequence = []
@@ -909,8 +974,7 @@ class Checker:
     # ---- the end ---------------------------------------------------------------------------
 
     def finish(self) -> Verdict:
-        for run in list(self.traces):
-            self._decide(run)
+        self._decide_all(list(self.traces))
         end_t = self.end.t if self.end is not None else self.last_t
         if self.end is None:
             self.tally.broken(
@@ -925,6 +989,8 @@ class Checker:
                 if self.end is None:
                     reason = "in flight when the history stopped (no end record)"
                 self._settle(request, Outcome.UNKNOWN, end_t, reason=reason)
+        for request in self.finished:
+            self._judge_gaps(request)
         self._divergence()
         for user, kept in self.lane_users.items():
             # What led up to the first finding, what followed it, and how the run ended.

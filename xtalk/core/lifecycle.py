@@ -12,7 +12,8 @@ Judgements, each about one event (the caller has already ruled out cross-user ki
 - a ``tool_completed`` whose ``tool_executing`` comes later, or thinking / tools before an
   ``agent_started`` that comes later → ``out_of_order``;
 - a finished (not failed) run without an ``agent_started``, or with a tool call missing its
-  other half → ``incomplete_run``, only — never also ``out_of_order``;
+  other half → ``incomplete_run``, only — never also ``out_of_order``; the caller asks
+  ``missing()`` a little after the final event, so that a late half counts as late, not missing;
 - a second name within one fingerprint group (two emitters, two engines) → ``mixed_engine_run``,
   once per request and group (error events excepted: the bridge sends them for every path).
 
@@ -87,6 +88,7 @@ class Lifecycle:
         if self.final:
             if event.kind is EventKind.COMPLETED and event.run_id is None:
                 return out  # the misc emitter's run-id-less echo of the completion
+            self._late(event, line)
             if not counted:
                 out.append(
                     Judgement(
@@ -161,6 +163,17 @@ class Lifecycle:
             self.final_line = line
             self.failed = True
         return out
+
+    def _late(self, event: Event, line: int) -> None:
+        """A late event still fills its gap: it is late, not missing."""
+        if event.kind is EventKind.STARTED:
+            self.started = True
+        elif event.kind is EventKind.TOOL_COMPLETED:
+            if _take(self.open_tools, event.tool, event.tool_name) is None:
+                self.early_tools.append(ToolCall(event.tool, event.tool_name, line))
+        elif event.kind is EventKind.TOOL_EXECUTING:
+            if _take(self.early_tools, event.tool, event.tool_name) is None:
+                self.open_tools.append(ToolCall(event.tool, event.tool_name, line))
 
     def missing(self) -> tuple[str, tuple[int, ...]] | None:
         """What a finished, successful run lacks, with the lines that show it; None if nothing."""

@@ -188,7 +188,7 @@ class Normaliser:
             return Event(kind, type_name, RunId(run) if run else None, None, None, None, None, None, (), 0)
         if kind is EventKind.WELCOME:
             return Event(kind, type_name, None, _walk_str(frame, plan.welcome_user_id), None, None, None, None, (),
-                         0, _walk_str(frame, plan.welcome_mode))
+                         0, mode=_walk_str(frame, plan.welcome_mode))
         run = _walk_str(frame, plan.run_id)
         thread = _walk_str(frame, plan.thread_id)
         tool = tool_name = None
