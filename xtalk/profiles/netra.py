@@ -113,7 +113,7 @@ NETRA = Profile(
     tool_call_id=_ids("execution_id"),
     welcome_user_id=(("data", "user_id"), ("user_id",)),
     welcome_mode=(("data", "mode"), ("mode",)),
-    ignore_for_dedup=frozenset({"attempt"}),
+    ignore_for_dedup=frozenset(),
     fingerprints=_FINGERPRINTS,
     request_text=(
         ("payload", "user_request"),
