@@ -1,0 +1,126 @@
+"""Closed-loop pacing: which request a frame answers, and when a request is finished."""
+
+from __future__ import annotations
+
+from xtalk.client.tracker import ConnTracker, Finished, Outcome, Phase, PhaseReached, event_type, run_id_of
+
+
+def ev(kind: str, run: str | None = "run_1", **extra: object) -> dict[str, object]:
+    frame: dict[str, object] = {"type": kind, **extra}
+    if run is not None:
+        frame["run_id"] = run
+    return frame
+
+
+def finished(notices: list) -> list[Finished]:
+    return [n for n in notices if isinstance(n, Finished)]
+
+
+def test_request_is_answered_when_the_outermost_agent_completes_not_a_sub_agent() -> None:
+    tr = ConnTracker()
+    tr.sent("u0001-r1", 1.0)
+    assert tr.frame(ev("agent_started", agent_name="supervisor"), 1.1)[0] == PhaseReached("u0001-r1", Phase.STARTED, 1.1, tr_latency := 1.1 - 1.0)
+    assert tr_latency > 0
+    tr.frame(ev("agent_thinking"), 1.2)
+    tr.frame(ev("agent_started", agent_name="triage"), 1.3)
+    assert finished(tr.frame(ev("agent_completed", agent_name="triage"), 1.4)) == []
+    done = finished(tr.frame(ev("agent_completed", agent_name="supervisor"), 1.5))
+    assert [(d.req, d.outcome) for d in done] == [("u0001-r1", Outcome.OK)]
+    assert tr.in_flight == 0
+
+
+def test_each_phase_is_reported_once_per_request_not_per_event() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    notices = []
+    for kind in ("agent_started", "agent_thinking", "agent_thinking", "reasoning", "tool_executing",
+                 "tool_completed", "agent_completed"):
+        notices += tr.frame(ev(kind), 1.0)
+    phases = [n.phase for n in notices if isinstance(n, PhaseReached)]
+    assert phases == [Phase.STARTED, Phase.THINKING]
+    assert len(finished(notices)) == 1
+
+
+def test_first_new_run_id_after_a_send_belongs_to_that_request() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    tr.frame(ev("agent_started", "run_a"), 0.1)
+    tr.sent("r2", 0.2)  # r1 still in flight
+    tr.frame(ev("agent_started", "run_b"), 0.3)
+    done = finished(tr.frame(ev("agent_completed", "run_b"), 0.4))
+    assert [d.req for d in done] == ["r2"]
+    done = finished(tr.frame(ev("agent_completed", "run_a"), 0.5))
+    assert [d.req for d in done] == ["r1"]
+
+
+def test_events_of_a_finished_request_do_not_answer_the_next_one() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    tr.frame(ev("agent_started", "run_a"), 0.1)
+    tr.frame(ev("agent_completed", "run_a"), 0.2)
+    tr.sent("r2", 0.3)
+    assert tr.frame(ev("agent_completed", "run_a"), 0.4) == []  # a duplicate of r1's final event
+    assert tr.in_flight == 1
+
+
+def test_an_expired_request_keeps_its_run_so_late_events_are_not_taken_for_the_next() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    tr.frame(ev("agent_started", "run_a"), 0.1)
+    late = tr.expire("r1", 30.0)
+    assert isinstance(late, Finished) and late.outcome is Outcome.DEADLINE
+    tr.sent("r2", 30.1)
+    assert tr.frame(ev("agent_completed", "run_a"), 30.2) == []
+    assert tr.in_flight == 1
+
+
+def test_agent_error_and_death_finish_the_request_as_failed() -> None:
+    for kind in ("agent_error", "agent_death"):
+        tr = ConnTracker()
+        tr.sent("r1", 0.0)
+        done = finished(tr.frame(ev(kind), 0.5))
+        assert [(d.outcome, d.detail) for d in done] == [(Outcome.FAILED, kind)]
+
+
+def test_an_error_frame_fails_the_oldest_request_still_waiting_for_its_run() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    done = finished(tr.frame({"type": "error", "message": "rate limited"}, 0.1))
+    assert [(d.req, d.outcome) for d in done] == [("r1", Outcome.FAILED)]
+
+
+def test_noise_and_idless_frames_never_bind_a_run() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    assert tr.frame({"type": "heartbeat"}, 0.1) == []
+    assert tr.frame({"type": "agent_completed", "payload": {"response": "x"}}, 0.2) == []
+    assert tr.in_flight == 1
+
+
+def test_batched_events_are_each_followed() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    frame = {"type": "event_batch", "events": {"agent_started": [{"run_id": "run_a"}],
+                                                "reasoning": [{"run_id": "run_a"}],
+                                                "agent_completed": [{"run_id": "run_a"}]}}
+    notices = tr.frame(frame, 0.1)
+    assert [type(n).__name__ for n in notices] == ["PhaseReached", "PhaseReached", "Finished"]
+
+
+def test_connection_close_finishes_every_request_in_flight_as_closed() -> None:
+    tr = ConnTracker()
+    tr.sent("r1", 0.0)
+    tr.sent("r2", 0.1)
+    done = tr.connection_closed(0.5, "closed by server (1011)")
+    assert sorted((d.req, d.outcome) for d in done) == [("r1", Outcome.CLOSED), ("r2", Outcome.CLOSED)]
+    assert tr.in_flight == 0
+
+
+def test_type_and_run_id_are_read_from_every_envelope_family() -> None:
+    assert event_type({"type": "reasoning"}) == "agent_thinking"
+    assert event_type({"type": "system_message", "data": {"event": "agent_started"}}) == "agent_started"
+    assert run_id_of({"type": "x", "data": {"run_id": "a"}}) == "a"
+    assert run_id_of({"type": "x", "payload": {"run_id": "b"}}) == "b"
+    assert run_id_of({"type": "x", "data": {"context": {"run_id": "c"}}}) == "c"
+    assert run_id_of({"type": "x", "run_id": "top", "data": {"run_id": "inner"}}) == "top"
+    assert run_id_of({"type": "x"}) is None
