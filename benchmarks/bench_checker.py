@@ -84,7 +84,7 @@ def generate(path: Path, events: int, users: int = 1000) -> int:
                 if step == 3 and u % 50 == 0:
                     put({"kind": "recv", "t": round(t, 6), "user": "u0000", "conn": "u0000-c1",
                          "frame": {"type": "heartbeat", "data": {}}})
-            t += 0.05
+            t += 1.0  # a round a second: 1,000 users in closed loops at ~1 request/s each
             sent += batch
             round_no += 1
         put({"kind": "end", "t": round(t + 1, 6), "drain": 0.5})

@@ -136,9 +136,9 @@ def serve_forever(config: BackendConfig, host: str, port: int, ready_file: str |
     running = RunningServer(config, host, port)
 
     def ready(url: str) -> None:
-        announce(url)
-        if ready_file:
+        if ready_file:  # first the file, then the line: whoever reads the line may read the file
             write_ready_file(ready_file, url)
+        announce(url)
 
     asyncio.run(running.run(ready, exit_after))
 

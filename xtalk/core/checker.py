@@ -290,7 +290,7 @@ class Checker:
         self.requests[record.req] = request
         conn.requests.append(request)
         conn.last = request
-        if record.thread is not None:
+        if record.thread is not None and record.probe is None:  # a probe may send another's thread
             if self.threads.setdefault(record.thread, record.user) != record.user:
                 self.threads[record.thread] = None
         if record.marker is not None:

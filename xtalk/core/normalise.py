@@ -53,24 +53,36 @@ def _walk(frame: dict[str, Any], paths: tuple[Path, ...]) -> Any:
     return None
 
 
-def _walk_str(frame: dict[str, Any], paths: tuple[Path, ...]) -> str | None:
-    value = _walk(frame, paths)
+Predicate = Callable[[dict[str, Any]], bool]
+Rule = tuple[str, str, tuple[Predicate, ...]]
+
+
+Getter = Callable[[dict[str, Any]], Any]
+
+
+def _getter(paths: tuple[Path, ...]) -> Getter:
+    """``paths`` compiled to one closure: the hot path calls it several times per event."""
+    if not paths:
+        return lambda frame: None
+    if len(paths) > 1:
+        head, rest = _getter(paths[:1]), _getter(paths[1:])
+        return lambda frame: value if (value := head(frame)) is not None else rest(frame)
+    path = paths[0]
+    if len(path) == 1:
+        key = path[0]
+        return lambda frame: frame.get(key)
+    if len(path) == 2:
+        outer, inner = path
+        return lambda frame: node.get(inner) if (node := frame.get(outer)).__class__ is dict else None
+    return lambda frame: _walk(frame, paths)
+
+
+def _text(value: Any) -> str | None:
     if value is None or value.__class__ is str:
         return value
     if isinstance(value, (dict, list)):
         return None
     return str(value)
-
-
-Predicate = Callable[[dict[str, Any]], bool]
-Rule = tuple[str, str, tuple[Predicate, ...]]
-
-
-def _getter(paths: tuple[Path, ...]) -> Callable[[dict[str, Any]], Any]:
-    if len(paths) == 1 and len(paths[0]) == 1:
-        key = paths[0][0]
-        return lambda frame: frame.get(key)
-    return lambda frame: _walk(frame, paths)
 
 
 def _predicate(paths: tuple[Path, ...], op: str, expected: Any) -> Predicate:
@@ -98,14 +110,14 @@ class _Plan:
     """The profile's paths narrowed to one frame shape (its top-level keys): a path whose first
     key the frame lacks can never match, so most fields keep one candidate path, not seven."""
 
-    run_id: tuple[Path, ...]
-    user_id: tuple[Path, ...]
-    thread_id: tuple[Path, ...]
-    agent_name: tuple[Path, ...]
-    tool_call_id: tuple[Path, ...]
-    tool_name: tuple[Path, ...]
-    welcome_user_id: tuple[Path, ...]
-    welcome_mode: tuple[Path, ...]
+    run_id: Getter
+    user_id: Getter
+    thread_id: Getter
+    agent_name: Getter
+    tool_call_id: Getter
+    tool_name: Getter
+    welcome_user_id: Getter
+    welcome_mode: Getter
     rules: tuple[Rule, ...]
 
 
@@ -128,6 +140,9 @@ class Normaliser:
         def narrow(paths: tuple[Path, ...]) -> tuple[Path, ...]:
             return tuple(p for p in paths if p[0] in present)
 
+        def get(paths: tuple[Path, ...]) -> Getter:
+            return _getter(narrow(paths))
+
         profile = self.profile
         rules: list[Rule] = []
         for rule in profile.fingerprints:
@@ -144,9 +159,9 @@ class Normaliser:
             if possible:
                 rules.append((rule.group, rule.name, tuple(conditions)))
         plan = _Plan(
-            narrow(profile.run_id), narrow(profile.user_id), narrow(profile.thread_id),
-            narrow(profile.agent_name), narrow(profile.tool_call_id), narrow(profile.tool_name),
-            narrow(profile.welcome_user_id), narrow(profile.welcome_mode), tuple(rules),
+            get(profile.run_id), get(profile.user_id), get(profile.thread_id),
+            get(profile.agent_name), get(profile.tool_call_id), get(profile.tool_name),
+            get(profile.welcome_user_id), get(profile.welcome_mode), tuple(rules),
         )
         if len(self.plans) >= self.PLAN_CACHE:
             self.plans.clear()
@@ -184,24 +199,24 @@ class Normaliser:
         keys = tuple(frame)
         plan = self.plans.get(keys) or self._plan(keys)
         if kind is EventKind.NOISE or kind is EventKind.SERVER_ERROR:
-            run = _walk_str(frame, plan.run_id)
+            run = _text(plan.run_id(frame))
             return Event(kind, type_name, RunId(run) if run else None, None, None, None, None, None, (), 0)
         if kind is EventKind.WELCOME:
-            return Event(kind, type_name, None, _walk_str(frame, plan.welcome_user_id), None, None, None, None, (),
-                         0, mode=_walk_str(frame, plan.welcome_mode))
-        run = _walk_str(frame, plan.run_id)
-        thread = _walk_str(frame, plan.thread_id)
+            return Event(kind, type_name, None, _text(plan.welcome_user_id(frame)), None, None, None, None, (),
+                         0, mode=_text(plan.welcome_mode(frame)))
+        run = _text(plan.run_id(frame))
+        thread = _text(plan.thread_id(frame))
         tool = tool_name = None
         if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
-            tool_name = _walk_str(frame, plan.tool_name)
-            tool = _walk_str(frame, plan.tool_call_id)
+            tool_name = _text(plan.tool_name(frame))
+            tool = _text(plan.tool_call_id(frame))
         return Event(
             kind,
             self.profile.canonical.get(type_name, type_name),
             RunId(run) if run else None,
-            _walk_str(frame, plan.user_id),
+            _text(plan.user_id(frame)),
             ThreadId(thread) if thread else None,
-            _walk_str(frame, plan.agent_name),
+            _text(plan.agent_name(frame)),
             tool,
             tool_name,
             self._fingerprints(frame, plan.rules),

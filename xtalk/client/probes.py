@@ -1,0 +1,136 @@
+"""Active isolation probes (scenario ``[probes]``, opt-in): requests a correct server must refuse
+or answer only to the prober, sent while the ordinary load runs.
+
+One probing user (the first connected user of the process; worker 0 in distributed runs) and
+one victim (the second) are chosen once the load starts. Each probe is recorded so that the
+checker can judge the answer without guessing: probe requests are ``send`` records and probe
+connections ``open``/``error`` records, all carrying ``probe`` (its name) and, where another
+user is involved, ``victim`` (that user). Probes start with a ``probe`` record (``probe``:
+``"start"``, ``user``, ``victim``, ``probes``) and end with one (``probe``: ``"end"``).
+
+| probe | what is sent | the answer a correct server gives |
+|---|---|---|
+| ``foreign_thread`` | ``start_agent`` with the victim's ``thread_id`` | an error, or a run on a fresh thread of the prober; never events carrying the victim's thread or reaching the victim |
+| ``spoofed_user_id`` | ``start_agent`` whose payload holds ``user_id`` = the victim's identity | the prober's own identity on every event; never the victim's |
+| ``connection_limit`` | N extra connections of the prober, then one request on the last one | refusals past the server's limit; answers only to the prober |
+| ``expired_token`` | a connection with an expired token (``mint_jwt``: minted expired) or, without the signing secret, a token whose signature was altered (``variant``) | ``AUTH_FAILED`` and close 1008 (or a refused handshake); no welcome naming a user, no events |
+| ``reconnect_storm`` | N connections of the prober opened and closed back to back | nothing for anyone else |
+
+This module decides nothing: it sends and records. Findings come from the checker.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jwt
+
+from xtalk.client import auth as auth_mod
+from xtalk.client.session import Harness, Session, Tab
+from xtalk.scenario.model import Probes
+
+
+def wanted(probes: Probes) -> list[str]:
+    names = []
+    if probes.foreign_thread:
+        names.append("foreign_thread")
+    if probes.spoofed_user_id:
+        names.append("spoofed_user_id")
+    if probes.connection_limit > 0:
+        names.append("connection_limit")
+    if probes.expired_token:
+        names.append("expired_token")
+    if probes.reconnect_storm > 0:
+        names.append("reconnect_storm")
+    return names
+
+
+def altered_token(token: str) -> str:
+    """The same claims with a signature that no longer matches (the signature part reversed;
+    a palindrome, which never happens in practice, gets one character changed)."""
+    head, _, signature = token.rpartition(".")
+    flipped = signature[::-1]
+    if flipped == signature:
+        flipped = ("A" if signature[:1] != "A" else "B") + signature[1:]
+    return f"{head}.{flipped}"
+
+
+def expired_token(harness: Harness, session: Session) -> tuple[str, str]:
+    """(token, variant): an expired minted token when the run holds the signing secret, else the
+    session's token with an altered signature."""
+    auth = harness.scenario.auth
+    assert session.creds is not None
+    if auth.strategy == "mint_jwt":
+        try:
+            secret = auth_mod._secret(auth, harness.environ)
+        except auth_mod.AuthError:
+            secret = ""
+        if secret:
+            now = int(time.time())
+            claims = {"sub": session.creds.identity, "iat": now - 3600, "exp": now - 1800, "token_type": "access",
+                      "iss": auth.jwt_issuer, "aud": auth.jwt_audience, "jti": uuid.uuid4().hex,
+                      "email": session.creds.email}
+            return jwt.encode(claims, secret, algorithm="HS256"), "expired"
+    return altered_token(session.creds.token), "bad_signature"
+
+
+def run_probes(harness: Harness, sessions: Sequence[Session], probes: Probes,
+               sleep: Callable[[float], Any]) -> None:
+    names = wanted(probes)
+    if not names:
+        return
+    rec = harness.recorder
+    ready = [s for s in sessions if s.creds is not None and s.next_tabs_alive()]
+    if len(ready) < 2:
+        rec.error(None, "probe", f"probes need two connected users in this process; found {len(ready)}",
+                  probes=names)
+        return
+    prober, victim = ready[0], ready[1]
+    assert victim.creds is not None
+    rec.write({"kind": "probe", "t": rec.now(), "probe": "start", "user": prober.user, "victim": victim.user,
+               "probes": names})
+    engine = next(tab.engine for tab in prober.tabs if tab.alive)
+
+    def home() -> Tab | None:
+        return next((tab for tab in prober.tabs if tab.alive), None)
+
+    if probes.foreign_thread and (tab := home()) is not None:
+        if victim.thread is None:
+            rec.error(prober.user, "probe", "foreign_thread: the victim has no thread", probe="foreign_thread")
+        else:
+            prober.probe_request(tab, "foreign_thread", f"Probe from {prober.user}: summarise this thread",
+                                 thread=victim.thread, victim=victim.user)
+    if probes.spoofed_user_id and (tab := home()) is not None:
+        spoof = victim.creds.identity
+        prober.probe_request(tab, "spoofed_user_id", f"Probe from {prober.user}: who am I?",
+                             payload={"user_id": spoof}, victim=victim.user, spoofed=spoof)
+    if probes.connection_limit > 0:
+        extra = [prober.open_tab(engine, probe="connection_limit", probe_index=i)
+                 for i in range(probes.connection_limit)]
+        opened = [tab for tab in extra if tab is not None]
+        if opened:
+            prober.probe_request(opened[-1], "connection_limit", f"Probe from {prober.user}: am I still me?")
+        for tab in opened:
+            tab.ws.close(1000, "xtalk: probe done")
+    if probes.expired_token:
+        token, variant = expired_token(harness, prober)
+        # expect="refusal": the checker's cue that a welcome or an event here is a probe_violation.
+        tab = prober.open_tab(engine, token=token, probe="expired_token", variant=variant, expect="refusal")
+        if tab is not None:
+            # The server accepts first and authenticates after: give it time to refuse, then try
+            # a request on whatever is left open (a correct server never answers it).
+            waited = 0.0
+            while tab.alive and waited < 5.0:
+                sleep(0.1)
+                waited += 0.1
+            if tab.alive and tab.ws.is_open:
+                prober.probe_request(tab, "expired_token", f"Probe from {prober.user}: stale token", variant=variant)
+                tab.ws.close(1000, "xtalk: probe done")
+    for i in range(probes.reconnect_storm):
+        tab = prober.open_tab(engine, probe="reconnect_storm", probe_index=i)
+        if tab is not None:
+            tab.ws.close(1000, "xtalk: reconnect storm")
+    rec.write({"kind": "probe", "t": rec.now(), "probe": "end", "user": prober.user})

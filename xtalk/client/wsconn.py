@@ -1,0 +1,281 @@
+"""One WebSocket connection: the ``websockets`` sans-I/O ``ClientProtocol`` driven on a socket.
+
+Why sans-I/O: under Locust (gevent, monkey-patched) the protocol object fed from our own
+greenlets received about twice the events per second of ``websockets.sync.client`` at a third of
+its memory per connection (STYLE.md; ``benchmarks/bench_ws_clients.py`` measures it again). The
+socket is whatever ``socket`` is at call time: gevent's inside Locust, the blocking one elsewhere.
+
+Shape:
+
+- ``open()`` runs the opening handshake in the caller's greenlet, bounded by ``timeout`` (>= 30 s
+  in runs: handshakes of many users compete). A refused handshake raises ``HandshakeError`` with
+  the HTTP status; a socket failure raises ``OSError``.
+- ``start_reader(spawn)`` runs the receive loop in one greenlet per connection; it hands every
+  complete text or binary message to ``on_message(data, binary)`` and calls ``on_closed(code,
+  reason, by)`` exactly once when the connection is over (``by`` is ``"client"`` when we sent the
+  first close frame, else ``"server"``; 1006 when no close frame arrived).
+- Compression is off: no extension is offered (47 KB vs 13 KB per idle connection, ~25 % more
+  events/s).
+- Writes from the user's greenlet (``send_text``) and the reader's (pongs, close replies) go
+  through one lock, so bytes of two frames never interleave.
+
+The callbacks must not raise; if one does, the error is counted and the loop goes on.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from websockets.client import ClientProtocol
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import parse_uri
+
+OnMessage = Callable[[bytes, bool], None]
+OnClosed = Callable[[int | None, str, str], None]
+
+_SSL_CONTEXT: ssl.SSLContext | None = None
+
+
+def shared_ssl_context() -> ssl.SSLContext:
+    """One SSL context per process: building one costs ~15 ms of CPU and ~844 KB."""
+    global _SSL_CONTEXT
+    if _SSL_CONTEXT is None:
+        _SSL_CONTEXT = ssl.create_default_context()
+    return _SSL_CONTEXT
+
+
+class HandshakeError(Exception):
+    """The server answered the opening handshake with something other than 101, or hung up."""
+
+    def __init__(self, status: int | None, detail: str) -> None:
+        self.status = status
+        self.detail = detail
+        super().__init__(f"HTTP {status}: {detail}" if status is not None else detail)
+
+
+class WsConnection:
+    def __init__(
+        self,
+        url: str,
+        *,
+        subprotocols: Sequence[str] = (),
+        headers: dict[str, str] | None = None,
+        on_message: OnMessage | None = None,
+        on_closed: OnClosed | None = None,
+        max_size: int | None = 2**22,
+        bufsize: int = 65536,
+    ) -> None:
+        self.url = url
+        self.uri = parse_uri(url)
+        self.subprotocols = [Subprotocol(s) for s in subprotocols]
+        self.headers = dict(headers or {})
+        self.on_message = on_message
+        self.on_closed = on_closed
+        self.max_size = max_size
+        self.bufsize = bufsize
+        self.protocol: ClientProtocol | None = None
+        self.sock: Any = None
+        self.subprotocol: str | None = None
+        self.callback_errors = 0
+        self._early: list[Any] = []
+        self._fragments: list[bytes] = []
+        self._fragment_binary = False
+        self._closed_reported = False
+        self._client_closed_first = False
+        self._lock = threading.Lock()
+
+    # ---- opening -----------------------------------------------------------------------------
+
+    def open(self, timeout: float = 30.0, sock: Any = None) -> None:
+        """Connect and complete the opening handshake. ``sock`` lets tests pass a fake socket."""
+        if sock is None:
+            sock = socket.create_connection((self.uri.host, self.uri.port), timeout=timeout)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self.uri.secure:
+                sock = shared_ssl_context().wrap_socket(sock, server_hostname=self.uri.host)
+        self.sock = sock
+        protocol = ClientProtocol(self.uri, subprotocols=self.subprotocols or None, max_size=self.max_size)
+        self.protocol = protocol
+        request = protocol.connect()
+        for name, value in self.headers.items():
+            request.headers[name] = value
+        protocol.send_request(request)
+        try:
+            self._flush()
+            response = self._read_response()
+        except BaseException:
+            self._hard_close()
+            raise
+        if protocol.handshake_exc is not None or response.status_code != 101:
+            self._hard_close()
+            body = (response.body or b"")[:200].decode("utf-8", "replace")
+            raise HandshakeError(response.status_code, body or response.reason_phrase)
+        self.subprotocol = protocol.subprotocol
+        sock.settimeout(None)
+
+    def _read_response(self) -> Response:
+        assert self.protocol is not None
+        while True:
+            data = self.sock.recv(self.bufsize)
+            if not data:
+                self.protocol.receive_eof()
+                raise HandshakeError(None, "the server closed the connection during the handshake")
+            self.protocol.receive_data(data)
+            events = self.protocol.events_received()
+            if events:
+                response = events[0]
+                if not isinstance(response, Response):
+                    raise HandshakeError(None, f"unexpected handshake event {type(response).__name__}")
+                self._early = events[1:]  # frames that came in the same read as the response
+                return response
+            if self.protocol.handshake_exc is not None:
+                raise HandshakeError(None, f"invalid handshake response: {self.protocol.handshake_exc}")
+
+    # ---- sending -----------------------------------------------------------------------------
+
+    def send_text(self, text: str | bytes) -> None:
+        assert self.protocol is not None
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with self._lock:
+            self.protocol.send_text(data)
+            self._flush_locked()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Start the closing handshake; the reader reports the close when it completes."""
+        protocol = self.protocol
+        if protocol is None or protocol.state is not State.OPEN:
+            return
+        self._client_closed_first = True
+        try:
+            with self._lock:
+                protocol.send_close(code, reason)
+                self._flush_locked()
+        except OSError:
+            self._hard_close()
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        assert self.protocol is not None
+        chunks = self.protocol.data_to_send()
+        if self.sock is None:
+            return  # already torn down: nothing can be sent any more
+        for chunk in chunks:
+            if chunk:
+                self.sock.sendall(chunk)
+            else:  # SEND_EOF: half-close
+                try:
+                    self.sock.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+
+    # ---- receiving ---------------------------------------------------------------------------
+
+    def start_reader(self, spawn: Callable[..., Any], pause: Callable[[], Any] | None = None) -> Any:
+        """Run the receive loop in a new greenlet (or thread): ``spawn(fn)`` starts it. ``pause``
+        is called after each read: ``gevent.idle``-like, so that a connection whose socket always
+        has data (a busy server) cannot starve every other greenlet — a gevent socket ``recv``
+        with data ready returns without ever switching."""
+        return spawn(self.read_loop, pause)
+
+    def read_loop(self, pause: Callable[[], Any] | None = None) -> None:
+        protocol = self.protocol
+        assert protocol is not None
+        early, self._early = self._early, []
+        self._dispatch(early)
+        while not self._closed_reported:
+            sock = self.sock
+            if sock is None:
+                self._report_closed(1006, "connection torn down", "client" if self._client_closed_first else "server")
+                break
+            try:
+                data = sock.recv(self.bufsize)
+            except OSError as error:
+                by = "client" if self._client_closed_first else "server"
+                received = self.protocol.close_rcvd if self.protocol is not None else None
+                self._report_closed(received.code if received is not None else 1006, f"socket error: {error}", by)
+                break
+            self.feed(data)
+            if pause is not None:
+                pause()
+
+    def feed(self, data: bytes) -> None:
+        """Process bytes read from the socket (b"" is end of stream). Public for tests."""
+        protocol = self.protocol
+        assert protocol is not None
+        if data:
+            protocol.receive_data(data)
+        else:
+            protocol.receive_eof()
+        self._dispatch(protocol.events_received())
+        try:
+            self._flush()
+        except OSError:
+            pass
+        # Closed once the stream ended, or once both close frames have crossed: the WebSocket is
+        # over then, whether or not the server ever closes its TCP side (some never do).
+        if protocol.state is State.CLOSED or not data or (
+                protocol.close_rcvd is not None and protocol.close_sent is not None):
+            by = "client" if self._client_closed_first else "server"
+            received = protocol.close_rcvd  # 1006 when no close frame came (websockets' rule)
+            code, reason = (received.code, received.reason) if received is not None else (1006, "")
+            self._report_closed(code, reason, by)
+
+    def _dispatch(self, events: list[Any]) -> None:
+        for event in events:
+            if not isinstance(event, Frame):
+                continue
+            opcode = event.opcode
+            if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                if event.fin:
+                    self._deliver(bytes(event.data), opcode is Opcode.BINARY)
+                else:
+                    self._fragments = [bytes(event.data)]
+                    self._fragment_binary = opcode is Opcode.BINARY
+            elif opcode is Opcode.CONT:
+                self._fragments.append(bytes(event.data))
+                if event.fin:
+                    data = b"".join(self._fragments)
+                    self._fragments = []
+                    self._deliver(data, self._fragment_binary)
+            # PING/PONG/CLOSE: the protocol object already queued the pong / close reply.
+
+    def _deliver(self, data: bytes, binary: bool) -> None:
+        if self.on_message is None:
+            return
+        try:
+            self.on_message(data, binary)
+        except Exception:
+            self.callback_errors += 1
+
+    def _report_closed(self, code: int | None, reason: str, by: str) -> None:
+        if self._closed_reported:
+            return
+        self._closed_reported = True
+        self._hard_close()
+        if self.on_closed is not None:
+            try:
+                self.on_closed(code, reason, by)
+            except Exception:
+                self.callback_errors += 1
+
+    def _hard_close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    @property
+    def is_open(self) -> bool:
+        return self.protocol is not None and self.protocol.state is State.OPEN and not self._closed_reported

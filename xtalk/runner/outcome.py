@@ -1,0 +1,72 @@
+"""After the load: check the history shards, write the run folder's outputs, pick the exit status.
+
+The checker (``xtalk.history.check_files``) and the report (``xtalk.report.outputs``,
+``xtalk.report.summary``) are other modules' concepts; this one only sequences them, so it
+degrades instead of failing when one of them is missing: without the report it writes
+``verdict.json`` itself; without the checker it keeps the histories, says how to re-check them
+and exits 3 (a harness error: nothing was concluded).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from xtalk.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from xtalk.scenario.model import Scenario
+
+EXIT_BY_VERDICT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
+
+
+def recheck_command(run_dir: Path) -> str:
+    return f"xtalk check {shlex.quote(str(run_dir))}/history*.jsonl --scenario {shlex.quote(str(run_dir / 'scenario.json'))}"
+
+
+def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario, run_info: dict[str, Any]) -> int:
+    try:
+        from xtalk.history import check_files
+    except ImportError as error:
+        print(f"xtalk run: the checker is not available ({error}); the history is in {run_dir}. "
+              f"Re-check it later with: {recheck_command(run_dir)}", file=sys.stderr)
+        return EXIT_USAGE
+    verdict = check_files([str(p) for p in histories], scenario)
+    data: dict[str, Any] = verdict.to_dict()
+    run = data.get("run")
+    data["run"] = {**run_info, **run} if isinstance(run, dict) else dict(run_info)
+    data.setdefault("recheck", recheck_command(run_dir))
+    write_outputs(run_dir, data)
+    print(summary(data))
+    return EXIT_BY_VERDICT.get(str(data.get("verdict")), EXIT_USAGE)
+
+
+def write_outputs(run_dir: Path, verdict: dict[str, Any]) -> None:
+    try:
+        from xtalk.report.outputs import write_run_outputs
+    except ImportError:
+        print("xtalk run: the report module is missing; writing verdict.json only", file=sys.stderr)
+    else:
+        try:
+            write_run_outputs(run_dir, verdict)
+            return
+        except Exception as error:  # the verdict must reach disk even if rendering fails
+            print(f"xtalk run: the report could not be rendered ({type(error).__name__}: {error}); "
+                  "writing verdict.json only", file=sys.stderr)
+    (run_dir / "verdict.json").write_bytes(orjson.dumps(verdict, option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def summary(verdict: dict[str, Any]) -> str:
+    try:
+        from xtalk.report.summary import format_summary
+
+        return str(format_summary(verdict))
+    except Exception:
+        anomalies = {k: v for k, v in (verdict.get("anomalies") or {}).items() if v}
+        requests = verdict.get("requests") or {}
+        return (f"verdict: {verdict.get('verdict')}  requests sent={requests.get('sent')} "
+                f"completed={requests.get('completed')} unknown={requests.get('unknown')}  "
+                f"anomalies: {anomalies or 'none'}")
