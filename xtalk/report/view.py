@@ -16,21 +16,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-ANOMALY_KINDS: tuple[str, ...] = (
-    "cross_user_event",
-    "cross_user_content",
-    "identity_mismatch",
-    "phantom_event",
-    "dropped_response",
-    "incomplete_run",
-    "duplicate_event",
-    "out_of_order",
-    "event_after_completion",
-    "mixed_engine_run",
-    "engine_divergence",
-    "protocol_error",
-    "connection_lost",
-)
+from xtalk.core.anomaly import ANOMALY_KINDS as CORE_KINDS
+
+# Every kind the checker knows (SPEC's thirteen, then xtalk's additions), in precedence order.
+ANOMALY_KINDS: tuple[str, ...] = CORE_KINDS
 
 #: The phases the harness measures, in the order a request goes through them.
 PHASES: tuple[str, ...] = ("agent_started", "agent_thinking", "agent_completed")
