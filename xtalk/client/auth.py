@@ -40,6 +40,10 @@ class Credentials:
     identity: str | None
     token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    #: seconds the token lives, as the token says (``exp - iat``) or the service (``expires_in``);
+    #: None when neither says. The session refreshes before the shorter of this and the
+    #: scenario's ``token_lifetime``.
+    lifetime: float | None = None
 
 
 class AuthError(Exception):
@@ -56,14 +60,31 @@ def email_for(auth: Auth, run_id: str, user: str) -> str:
     return auth.email.replace("{run}", run_id).replace("{user}", user)
 
 
+def _claims(token: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False, "verify_aud": False,
+                                            "verify_iat": False, "verify_nbf": False})
+    except jwt.PyJWTError:
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
 def identity_of(token: str) -> str | None:
     """The token's ``sub``, read without verification; None when it is not a JWT."""
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False, "verify_aud": False})
-    except jwt.PyJWTError:
-        return None
-    sub = claims.get("sub")
+    sub = _claims(token).get("sub")
     return str(sub) if sub is not None else None
+
+
+def lifetime_of(token: str, expires_in: Any = None) -> float | None:
+    """How long the token lives: ``exp - iat`` of its claims (read without verification), else
+    the service's ``expires_in``; None when neither is a positive number."""
+    claims = _claims(token)
+    exp, iat = claims.get("exp"), claims.get("iat")
+    if isinstance(exp, (int, float)) and isinstance(iat, (int, float)) and exp > iat:
+        return float(exp - iat)
+    if isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool) and expires_in > 0:
+        return float(expires_in)
+    return None
 
 
 def obtain(
@@ -137,7 +158,8 @@ def _token_call(
         if isinstance(user, dict) and user.get("id") is not None:
             identity = str(user["id"])
     refresh = data.get("refresh_token")
-    return Credentials(email, identity, token, refresh if isinstance(refresh, str) else None)
+    return Credentials(email, identity, token, refresh if isinstance(refresh, str) else None,
+                       lifetime_of(token, data.get("expires_in")))
 
 
 _SECRETS: dict[Auth, str | None] = {}
@@ -172,4 +194,4 @@ def _mint(auth: Auth, email: str, secret: str) -> Credentials:
         "sub": sub, "iat": now, "exp": now + int(auth.token_lifetime), "token_type": "access",
         "iss": auth.jwt_issuer, "aud": auth.jwt_audience, "jti": uuid.uuid4().hex, "email": email,
     }
-    return Credentials(email, sub, jwt.encode(claims, secret, algorithm="HS256"))
+    return Credentials(email, sub, jwt.encode(claims, secret, algorithm="HS256"), None, float(int(auth.token_lifetime)))

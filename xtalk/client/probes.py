@@ -13,7 +13,7 @@ user is involved, ``victim`` (that user). Probes start with a ``probe`` record (
 | ``foreign_thread`` | ``start_agent`` with the victim's ``thread_id`` | an error, or a run on a fresh thread of the prober; never events carrying the victim's thread or reaching the victim |
 | ``spoofed_user_id`` | ``start_agent`` whose payload holds ``user_id`` = the victim's identity | the prober's own identity on every event; never the victim's |
 | ``connection_limit`` | N extra connections of the prober, then one request on the last one | refusals past the server's limit; answers only to the prober |
-| ``expired_token`` | a connection with an expired token (``mint_jwt``: minted expired) or, without the signing secret, a token whose signature was altered (``variant``) | ``AUTH_FAILED`` and close 1008 (or a refused handshake); no welcome naming a user, no events |
+| ``expired_token`` | a connection with an expired token (``mint_jwt``: minted expired) or, without the signing secret, the prober's token with a well-formed but wrong signature (``variant``: ``bad_signature``) | ``AUTH_FAILED`` and close 1008 (or a refused handshake); no welcome naming a user, no events |
 | ``reconnect_storm`` | N connections of the prober opened and closed back to back | nothing for anyone else |
 
 This module decides nothing: it sends and records. Findings come from the checker.
@@ -21,6 +21,8 @@ This module decides nothing: it sends and records. Findings come from the checke
 
 from __future__ import annotations
 
+import base64
+import binascii
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -49,13 +51,17 @@ def wanted(probes: Probes) -> list[str]:
 
 
 def altered_token(token: str) -> str:
-    """The same claims with a signature that no longer matches (the signature part reversed;
-    a palindrome, which never happens in practice, gets one character changed)."""
+    """The same header and claims with a well-formed signature that no longer matches: every
+    signature byte inverted and encoded again as base64url. Well-formed matters: a server that
+    skips the signature check must still be able to parse the token, or the probe could not
+    tell "checks signatures" from "rejects garbage"."""
     head, _, signature = token.rpartition(".")
-    flipped = signature[::-1]
-    if flipped == signature:
-        flipped = ("A" if signature[:1] != "A" else "B") + signature[1:]
-    return f"{head}.{flipped}"
+    try:
+        raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    except (ValueError, binascii.Error):
+        raw = signature.encode()
+    flipped = bytes(b ^ 0xFF for b in raw) or b"\xff"
+    return f"{head}." + base64.urlsafe_b64encode(flipped).rstrip(b"=").decode("ascii")
 
 
 def expired_token(harness: Harness, session: Session) -> tuple[str, str]:

@@ -10,10 +10,19 @@ no anomaly. Nothing here raises into Locust for a server's fault: a failed login
 handshake or a broken socket becomes an ``error`` or ``close`` record and the run goes on.
 Requests are closed-loop: each waits for its final event, an error, a lost connection or its
 deadline, whichever comes first.
+
+Connections end in many ways (a 1008 refusal after accept, a 1011, a TCP reset, end of stream, a
+send that fails); each is recorded as one ``close`` the moment it is seen and fails the requests
+in flight on it at once. A dead tab is never used again: the session opens a replacement after a
+bounded, jittered exponential backoff (``reconnect``), logging in again first when the server
+refused the token (1008). Tokens are refreshed before they expire (the shorter of the token's own
+lifetime and the scenario's ``token_lifetime``); the old tabs retire: no new request goes to them,
+and each closes (by the client) once its last request ended, so a refresh never cuts a request.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +31,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 import orjson
+from websockets.exceptions import InvalidState
 
 from xtalk.client import auth as auth_mod
 from xtalk.client.recorder import Recorder
@@ -31,6 +41,19 @@ from xtalk.scenario.model import Journey, Scenario, Step
 
 #: report(name, response_time_ms, failure_or_None): the Locust ``events.request`` adapter.
 Report = Callable[[str, float, Exception | None], None]
+
+
+#: Reconnect backoff: the first retry after ~``RECONNECT_BASE`` seconds, doubling per failed
+#: attempt up to ``RECONNECT_CAP`` (jittered to 50-100 %, so refused users do not retry in step).
+RECONNECT_BASE = 0.5
+RECONNECT_CAP = 8.0
+#: Refresh once a token reaches this share of its lifetime.
+REFRESH_AT = 0.8
+
+
+def backoff_delay(failures: int, draw: float) -> float:
+    """Seconds to wait before reconnect attempt ``failures + 1``; ``draw`` in [0, 1) jitters."""
+    return min(RECONNECT_CAP, RECONNECT_BASE * 2.0 ** min(failures, 16)) * (0.5 + 0.5 * draw)
 
 
 class RequestFailed(Exception):
@@ -98,6 +121,8 @@ class Tab:
     tracker: ConnTracker = field(default_factory=ConnTracker)
     waiters: dict[str, Any] = field(default_factory=dict)
     alive: bool = True
+    retiring: bool = False  # replaced after a token refresh: no new request; closes when idle
+    close_code: int | None = None  # the close code once it is closed
 
 
 class Session:
@@ -114,6 +139,12 @@ class Session:
         self.token_at = 0.0
         self.n_conns = 0
         self._rotation = 0
+        self.retired: list[Tab] = []  # old tabs after a refresh, closing once idle
+        self.reconnect_failures = 0
+        self.reconnects = 0
+        self._retry_at = 0.0
+        self._reconnecting = False  # open pacing runs steps in parallel greenlets: one at a time
+        self._rng = random.Random(f"{harness.scenario.seed}:{user}")
 
     # ---- setting up --------------------------------------------------------------------------
 
@@ -130,16 +161,43 @@ class Session:
         self.token_at = h.recorder.now()
         return True
 
+    def token_lifetime(self) -> float:
+        """The shorter of the scenario's ``token_lifetime`` and the token's own."""
+        lifetime = self.h.scenario.auth.token_lifetime
+        if self.creds is not None and self.creds.lifetime is not None:
+            lifetime = min(lifetime, self.creds.lifetime)
+        return lifetime
+
     def token_due(self) -> bool:
         """Refresh once the token reaches 80 % of its lifetime (unless the scenario keeps the
         first token on purpose, to see expiry)."""
         auth = self.h.scenario.auth
         return (auth.refresh and self.creds is not None
-                and self.h.recorder.now() - self.token_at > 0.8 * auth.token_lifetime)
+                and self.h.recorder.now() - self.token_at > REFRESH_AT * self.token_lifetime())
 
     def refresh(self) -> bool:
-        """New token, then new tabs (the server checked the old token at the handshake); the old
-        tabs close by the client. A failure is recorded and the old tabs are kept."""
+        """New token, then new tabs (the server checked the old token at the handshake). The old
+        tabs retire: no new request goes to them, and each closes (by the client) once its
+        requests in flight ended. A failure is recorded and the old tabs are kept."""
+        if not self.renew_token():
+            return False
+        old = [tab for tab in self.tabs if tab.alive]
+        fresh = [tab for tab in (self.open_tab(t.engine) for t in old) if tab is not None]
+        for tab in old:
+            self.retire(tab)
+        self.tabs = [tab for tab in self.tabs if tab.alive and tab not in old] + fresh
+        return True
+
+    def retire(self, tab: Tab) -> None:
+        tab.retiring = True
+        if tab.tracker.in_flight == 0:
+            tab.ws.close(1000, "xtalk: token refresh")
+        else:
+            self.retired.append(tab)
+
+    def renew_token(self) -> bool:
+        """A fresh token (``/auth/refresh``, or the strategy again); recorded as a ``login`` with
+        ``refresh: true``. A failure is recorded and the old token kept."""
         h = self.h
         if self.creds is None:
             return False
@@ -154,11 +212,6 @@ class Session:
         self.creds = creds
         self.token_at = h.recorder.now()
         h.recorder.login(self.user, creds.identity, email=creds.email, refresh=True)
-        old = [tab for tab in self.tabs if tab.alive]
-        fresh = [tab for tab in (self.open_tab(t.engine) for t in old) if tab is not None]
-        for tab in old:
-            tab.ws.close(1000, "xtalk: token refresh")
-        self.tabs = [tab for tab in self.tabs if tab.alive and tab not in old] + fresh
         return True
 
     def create_thread(self) -> None:
@@ -195,13 +248,55 @@ class Session:
         return [self.journey.engine]
 
     def open_tabs(self) -> int:
-        """Open ``tabs`` connections per engine path of the journey; returns how many opened."""
+        """Open ``tabs`` connections per engine path of the journey (those missing: dead tabs
+        are replaced); returns how many are open afterwards."""
         for engine in self.engines():
-            for _ in range(max(1, self.journey.tabs)):
+            have = sum(1 for tab in self.tabs if tab.alive and not tab.retiring and tab.engine == engine)
+            for _ in range(max(1, self.journey.tabs) - have):
                 tab = self.open_tab(engine)
                 if tab is not None:
                     self.tabs.append(tab)
-        return sum(1 for tab in self.tabs if tab.alive)
+        self.tabs = [tab for tab in self.tabs if tab.alive]
+        return len(self.tabs)
+
+    def missing_tabs(self) -> int:
+        want = len(self.engines()) * max(1, self.journey.tabs)
+        return max(0, want - sum(1 for tab in self.tabs if tab.alive and not tab.retiring))
+
+    def reconnect(self, sleep: Callable[[float], Any], stopping: Callable[[], bool] | None = None) -> int:
+        """Replace dead tabs after the backoff; returns how many tabs are open afterwards.
+
+        Waits until the backoff of the last failed attempt has passed (``sleep``: gevent's in
+        Locust). When the server refused the token (close 1008), logs in again first: a token
+        that expired or was revoked would be refused again. An attempt that leaves a tab short
+        doubles the next wait, up to ``RECONNECT_CAP``; a completed request resets it."""
+        if self._reconnecting:  # another greenlet of this user is at it: wait a little, not spin
+            sleep(RECONNECT_BASE / 2)
+            return sum(1 for tab in self.tabs if tab.alive)
+        self._reconnecting = True
+        try:
+            return self._reconnect(sleep, stopping)
+        finally:
+            self._reconnecting = False
+
+    def _reconnect(self, sleep: Callable[[float], Any], stopping: Callable[[], bool] | None) -> int:
+        h = self.h
+        delay = self._retry_at - h.recorder.now()
+        if not self.next_tabs_alive():  # never straight back: the server may be refusing everyone
+            delay = max(delay, backoff_delay(self.reconnect_failures, self._rng.random()))
+        if delay > 0:
+            sleep(delay)
+        if (stopping is not None and stopping()) or h.stopping or self.creds is None:
+            return sum(1 for tab in self.tabs if tab.alive)
+        if self.token_due() or (self.h.scenario.auth.refresh
+                                and any(tab.close_code == 1008 for tab in self.tabs if not tab.alive)):
+            self.renew_token()
+        self.reconnects += 1
+        opened = self.open_tabs()
+        if self.missing_tabs() > 0:
+            self.reconnect_failures += 1
+            self._retry_at = h.recorder.now() + backoff_delay(self.reconnect_failures, self._rng.random())
+        return opened
 
     def open_tab(self, engine: str | None, *, token: str | None = None, **extra: Any) -> Tab | None:
         """Open one connection (``token`` overrides the session's: probes); ``extra`` fields go
@@ -237,6 +332,9 @@ class Session:
             return None
         # Recorded before the reader runs, so ``open`` precedes the welcome in the history.
         h.recorder.open(self.user, conn, engine, url, subprotocol=_safe_subprotocol(ws.subprotocol), **extra)
+        # A refusal that came with the handshake response is handled here, before anyone can
+        # send on the tab: the tab comes back dead, with its close recorded.
+        ws.settle_early()
         ws.start_reader(h.spawn, h.pause)
         return tab
 
@@ -259,6 +357,9 @@ class Session:
 
     def _on_closed(self, tab: Tab, code: int | None, reason: str, by: str) -> None:
         tab.alive = False
+        tab.close_code = code
+        if tab in self.retired:
+            self.retired.remove(tab)
         rec = self.h.recorder
         t = rec.now()
         rec.close_conn(self.user, tab.conn, code, reason, by, t)
@@ -274,19 +375,27 @@ class Session:
                 else:
                     self.h.report("agent_completed", notice.latency * 1000.0,
                                   RequestFailed(f"{notice.outcome.value}: {notice.detail}"))
+                if notice.outcome is Outcome.OK:
+                    self.reconnect_failures = 0
                 waiter = tab.waiters.pop(notice.req, None)
                 if waiter is not None:
                     waiter.set(notice)
+                if tab.retiring and tab.alive and tab.tracker.in_flight == 0:
+                    tab.ws.close(1000, "xtalk: token refresh")
 
     # ---- asking ------------------------------------------------------------------------------
 
     def next_tabs_alive(self) -> bool:
-        return any(tab.alive for tab in self.tabs)
+        return any(self._usable(tab) for tab in self.tabs)
+
+    @staticmethod
+    def _usable(tab: Tab) -> bool:
+        return tab.alive and not tab.retiring and tab.ws.is_open
 
     def next_tabs(self) -> list[Tab]:
         """Where the next step goes: every engine's tab for a matrix journey, else the next tab
-        in rotation. Dead tabs are skipped."""
-        alive = [tab for tab in self.tabs if tab.alive]
+        in rotation. Dead and retiring tabs are skipped."""
+        alive = [tab for tab in self.tabs if self._usable(tab)]
         if not alive:
             return []
         if self.journey.engine == "matrix":
@@ -299,6 +408,10 @@ class Session:
 
     def run_step(self, step: Step, step_index: int) -> list[Outcome]:
         """Send one step (on one tab, or on each engine's tab) and wait for every answer."""
+        h = self.h
+        if (self.missing_tabs() and self.next_tabs_alive() and not h.stopping
+                and h.recorder.now() >= self._retry_at):
+            self.reconnect(lambda _seconds: None)  # some tabs died: replace them, no wait
         tabs = self.next_tabs()
         if not tabs:
             return []
@@ -340,10 +453,14 @@ class Session:
         h.requests_sent += 1
         try:
             tab.ws.send_text(data)
-        except (OSError, AssertionError) as error:
+        except (OSError, InvalidState) as error:
+            # A reset or broken pipe, or a protocol already closing: the connection is over.
+            # ``abort`` records its close (the server's, unless we started closing) and fails
+            # every request in flight on it, this one included.
             h.recorder.error(self.user, "send", f"send failed: {type(error).__name__}", conn=tab.conn, req=req)
-            tab.ws.close(1011, "send failed")
-            self._notify(tab, tab.tracker.connection_closed(h.recorder.now(), "send failed"))
+            tab.ws.abort(f"send failed: {type(error).__name__}")
+            if req in tab.waiters:  # the close was reported earlier: end this request now
+                self._notify(tab, tab.tracker.connection_closed(h.recorder.now(), "send failed"))
         return waiter
 
     def _wait(self, tab: Tab, req: str, waiter: Any, sent_at: float) -> Outcome:
@@ -373,7 +490,7 @@ class Session:
         return self._wait(tab, req, waiter, self.h.recorder.now())
 
     def close(self) -> None:
-        for tab in self.tabs:
+        for tab in self.tabs + self.retired:
             if tab.alive:
                 tab.ws.close(1000, "xtalk: user stopped")
 

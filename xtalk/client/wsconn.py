@@ -14,6 +14,9 @@ Shape:
   complete text or binary message to ``on_message(data, binary)`` and calls ``on_closed(code,
   reason, by)`` exactly once when the connection is over (``by`` is ``"client"`` when we sent the
   first close frame, else ``"server"``; 1006 when no close frame arrived).
+- Every way a connection ends is reported through ``on_closed`` as soon as it is seen: a close
+  frame (answered at once, whether it came with the handshake response or later), end of
+  stream (1006), a socket error, or ``abort()`` after a failed send. Until then ``is_open``.
 - Compression is off: no extension is offered (47 KB vs 13 KB per idle connection, ~25 % more
   events/s).
 - Writes from the user's greenlet (``send_text``) and the reader's (pongs, close replies) go
@@ -187,11 +190,22 @@ class WsConnection:
         with data ready returns without ever switching."""
         return spawn(self.read_loop, pause)
 
+    def settle_early(self) -> None:
+        """Handle the frames that arrived in the same read as the handshake response, now.
+
+        A server that accepts and then refuses (``AUTH_FAILED`` + close 1008, NETRA_PROTOCOL §2)
+        often sends its refusal in that very read. Those frames must be delivered, the close
+        answered and reported before anyone sends on this connection: otherwise the connection
+        looks open (the protocol is CLOSING, every send fails) and the server waits for a close
+        reply that never comes. Idempotent; the reader calls it too."""
+        early, self._early = self._early, []
+        if early:
+            self._settle(early, eof=False)
+
     def read_loop(self, pause: Callable[[], Any] | None = None) -> None:
         protocol = self.protocol
         assert protocol is not None
-        early, self._early = self._early, []
-        self._dispatch(early)
+        self.settle_early()
         while not self._closed_reported:
             sock = self.sock
             if sock is None:
@@ -216,14 +230,21 @@ class WsConnection:
             protocol.receive_data(data)
         else:
             protocol.receive_eof()
-        self._dispatch(protocol.events_received())
+        self._settle(protocol.events_received(), eof=not data)
+
+    def _settle(self, events: list[Any], *, eof: bool) -> None:
+        """Deliver ``events``, send what the protocol queued (pongs, the close reply), and report
+        the close once the WebSocket is over."""
+        protocol = self.protocol
+        assert protocol is not None
+        self._dispatch(events)
         try:
             self._flush()
         except OSError:
             pass
         # Closed once the stream ended, or once both close frames have crossed: the WebSocket is
         # over then, whether or not the server ever closes its TCP side (some never do).
-        if protocol.state is State.CLOSED or not data or (
+        if protocol.state is State.CLOSED or eof or (
                 protocol.close_rcvd is not None and protocol.close_sent is not None):
             by = "client" if self._client_closed_first else "server"
             received = protocol.close_rcvd  # 1006 when no close frame came (websockets' rule)
@@ -256,6 +277,19 @@ class WsConnection:
             self.on_message(data, binary)
         except Exception:
             self.callback_errors += 1
+
+    def abort(self, reason: str) -> None:
+        """The connection cannot be used any more (a send failed: reset, broken pipe, or the
+        protocol already closing): tear the socket down and report the close now, once. The close
+        is the server's unless we started closing: the code is the server's close frame's, or
+        1006 when none came. A reader blocked on the socket wakes with an error and stops."""
+        protocol = self.protocol
+        received = protocol.close_rcvd if protocol is not None else None
+        by = "client" if self._client_closed_first else "server"
+        if received is not None:
+            self._report_closed(received.code, received.reason, by)
+        else:
+            self._report_closed(1006, reason, by)
 
     def _report_closed(self, code: int | None, reason: str, by: str) -> None:
         if self._closed_reported:

@@ -15,9 +15,15 @@ class FakeSocket:
     """Bytes the client sends go into a real ``ServerProtocol``; what the server answers waits in
     ``pending`` until the client ``recv``s it. No network, no threads."""
 
-    def __init__(self, *, reject: tuple[int, str] | None = None, subprotocols: tuple[str, ...] = ("jwt-auth",)) -> None:
+    def __init__(self, *, reject: tuple[int, str] | None = None, subprotocols: tuple[str, ...] = ("jwt-auth",),
+                 refuse: bool = False, reset_on_send: bool = False, reset_on_recv: bool = False) -> None:
         self.server = ServerProtocol(subprotocols=[Subprotocol(s) for s in subprotocols])
         self.reject = reject
+        # refuse: accept, then at once AUTH_FAILED + close 1008 (NETRA_PROTOCOL §2), all in the
+        # bytes the client reads with the handshake response.
+        self.refuse = refuse
+        self.reset_on_send = reset_on_send  # after the handshake, sendall raises ECONNRESET
+        self.reset_on_recv = reset_on_recv  # after the handshake, recv raises ECONNRESET
         self.request: Request | None = None
         self.client_frames: list[Frame] = []
         self.pending: list[bytes] = []
@@ -26,6 +32,10 @@ class FakeSocket:
 
     # socket API used by WsConnection
     def sendall(self, data: bytes) -> None:
+        if self.closed:
+            raise OSError(9, "Bad file descriptor")
+        if self.reset_on_send and self.request is not None:
+            raise ConnectionResetError(104, "Connection reset by peer")
         self.server.receive_data(data)
         for event in self.server.events_received():
             if isinstance(event, Request):
@@ -35,16 +45,24 @@ class FakeSocket:
                 else:
                     response = self.server.accept(event)
                 self.server.send_response(response)
+                if self.refuse and self.reject is None:
+                    self.server.send_text(b'{"type":"error_message","error_code":"AUTH_FAILED"}')
+                    self.server.send_close(1008, "policy violation")
             else:
                 self.client_frames.append(event)
         self.pending.extend(d for d in self.server.data_to_send() if d)
 
     def recv(self, _n: int) -> bytes:
+        if self.reset_on_recv and self.request is not None and not self.pending:
+            raise ConnectionResetError(104, "Connection reset by peer")
         data = b"".join(self.pending)
         self.pending.clear()
         return data
 
     def settimeout(self, _t: float | None) -> None:
+        pass
+
+    def setsockopt(self, *_args: object) -> None:
         pass
 
     def shutdown(self, _how: int) -> None:

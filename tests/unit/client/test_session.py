@@ -74,7 +74,7 @@ def make(tmp_path: Path, handler: Callable[[httpx.Request], httpx.Response] | No
         scenario=scenario or Scenario(deadline=30.0),
         recorder=Recorder(tmp_path / "history.jsonl", clock_zero=0.0, install_handlers=False),
         http=httpx.Client(transport=httpx.MockTransport(handler or backend())),
-        base_url="http://backend.test", run_id="run1", report=reports, spawn=lambda fn: None,
+        base_url="http://backend.test", run_id="run1", report=reports, spawn=lambda *_args: None,
         make_waiter=ScriptedWaiter, environ={},
     )
     return harness, reports

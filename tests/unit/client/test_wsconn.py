@@ -89,3 +89,23 @@ def test_a_raising_callback_is_counted_not_propagated() -> None:
     ws.open(sock=sock)
     ws.feed(sock.push_text("x"))
     assert ws.callback_errors == 1
+
+
+def test_a_refusal_that_came_with_the_handshake_response_is_delivered_answered_and_reported() -> None:
+    ws, sock, messages, closes = _open(refuse=True)
+    assert closes == []  # nothing is read past the handshake until someone settles it
+    ws.settle_early()
+    assert messages == [(b'{"type":"error_message","error_code":"AUTH_FAILED"}', False)]
+    assert closes == [(1008, "policy violation", "server")]
+    assert not ws.is_open and sock.closed
+    assert [f.opcode.name for f in sock.client_frames] == ["CLOSE"]  # the close reply went out
+    ws.settle_early()  # idempotent
+    ws.read_loop()  # the reader finds the connection over and reports nothing more
+    assert len(closes) == 1 and len(messages) == 1
+
+
+def test_abort_after_a_failed_send_reports_the_servers_close_once() -> None:
+    ws, _, _, closes = _open()
+    ws.abort("send failed: ConnectionResetError")
+    ws.abort("again")
+    assert closes == [(1006, "send failed: ConnectionResetError", "server")]
