@@ -69,3 +69,17 @@ def test_selftest_proves_a_race_and_a_plain_fault(tmp_path: Path) -> None:
     summary = orjson.loads((tmp_path / "selftest.json").read_bytes())
     assert summary["ok"] and {c["case"] for c in summary["cases"]} == {"shared_factory", "drop_run"}
     assert "cross_user_event" in result.stdout and "green" in result.stdout
+
+
+def test_selftest_proves_the_faults_only_probes_reveal_and_probes_raise_no_false_alarm(
+        tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "xtalk", "selftest", "--skip-clean",
+                             "--faults", "trust_client_ids,accept_bad_tokens,clean_probes",
+                             "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=150)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = orjson.loads((tmp_path / "selftest.json").read_bytes())
+    found = {c["case"]: c["found"] for c in summary["cases"]}
+    assert found["trust_client_ids"].get("cross_user_event", 0) > 0
+    assert found["accept_bad_tokens"] == {"probe_violation": 1}
+    assert found["clean_probes"] == {}

@@ -63,6 +63,21 @@ def test_a_bad_token_is_refused_after_accept_with_1008(backend: BackendThread) -
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
 
 
+def test_a_connection_past_the_per_user_limit_is_refused_with_1013_over_a_real_socket() -> None:
+    with BackendThread(BackendConfig(jwt_secret=SECRET, max_connections_per_user=2)) as limited:
+        token, _ = login(limited.url, "limit@x.io")
+        url, protocols = f"{limited.ws_url}/ws", ["jwt-auth", f"jwt.{token}"]
+        with connect(url, subprotocols=protocols, compression=None, open_timeout=10) as one, \
+                connect(url, subprotocols=protocols, compression=None, open_timeout=10) as two:
+            for ws in (one, two):
+                assert json.loads(ws.recv(timeout=10))["type"] == "connection_established"
+            with connect(url, subprotocols=protocols, compression=None, open_timeout=10) as three:
+                assert json.loads(three.recv(timeout=10))["error_code"] == "CONNECTION_LIMIT_EXCEEDED"
+                with pytest.raises(ConnectionClosed) as closed:
+                    three.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+
+
 def _serve(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "XTALK_JWT_SECRET": SECRET}
     return subprocess.Popen([sys.executable, "-m", "xtalk", "serve", *args], env=env,
@@ -96,8 +111,24 @@ def test_serve_stops_by_itself_after_exit_after(tmp_path: Path) -> None:
     assert time.monotonic() - started < 20
 
 
+def test_serve_issues_tokens_of_the_lifetime_it_is_given(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    proc = _serve("--port", "0", "--ready-file", str(ready), "--exit-after", "60",
+                  "--token-lifetime", "90s", "--max-connections-per-user", "3")
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        assert line.startswith("xtalk serve: listening on"), line
+        body = httpx.post(f"{ready.read_text().strip()}/auth/register",
+                          json={"email": "life@x.io", "password": "pw"}).json()
+        assert body["expires_in"] == 90
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=15)
+
+
 @pytest.mark.parametrize("flags", [["--engine", "turbo"], ["--fault", "gremlins"],
-                                   ["--fault", "drop_run=2"], ["--exit-after", "soon"]])
+                                   ["--fault", "drop_run=2"], ["--exit-after", "soon"],
+                                   ["--token-lifetime", "0"], ["--max-connections-per-user", "-2"]])
 def test_serve_refuses_bad_flags_with_status_3_and_no_traceback(flags: list[str]) -> None:
     proc = _serve("--port", "0", "--exit-after", "5", *flags)
     out, err = proc.communicate(timeout=20)

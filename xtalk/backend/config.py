@@ -7,7 +7,8 @@ is built, never stored in a scenario or printed.
 
 Invariants: ``engine`` is one of ``ENGINES``; every fault name is a key of ``xtalk.backend.faults.FAULTS``
 and every rate lies in [0, 1] (``validate`` checks both and raises ``UsageError``); delays are
-seconds, ``delay_min <= delay_max``.
+seconds, ``delay_min <= delay_max``; ``token_lifetime > 0``; ``max_connections_per_user >= 0``
+(0: unlimited).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class BackendConfig:
     delay_min: float = 0.005  # seconds between two events of a run (uniform, seeded)
     delay_max: float = 0.040
     token_lifetime: float = 900.0  # access tokens, seconds (Netra: 15 minutes)
+    # Live connections one account may hold (Netra: 3-10); 0: no limit, so ordinary load,
+    # multi-tab users and reconnects are never refused unless a run asks for a limit.
+    max_connections_per_user: int = 0
     refresh_lifetime: float = 7 * 24 * 3600.0
     jwt_issuer: str = "netra-auth-service"
     jwt_audience: str = "netra-backend"
@@ -74,6 +78,18 @@ class BackendConfig:
                     f"fault={name}={rate}",
                     f"write --fault {name}=0.2 (a probability), or --fault {name} for its default",
                 )
+        if not self.token_lifetime > 0:
+            raise UsageError(
+                "a token lifetime above 0 seconds",
+                f"token_lifetime={self.token_lifetime}",
+                "pass --token-lifetime 900 (Netra: 15 minutes) or set [backend] token_lifetime = \"15m\"",
+            )
+        if self.max_connections_per_user < 0:
+            raise UsageError(
+                "a per-user connection limit >= 0 (0: no limit)",
+                f"max_connections_per_user={self.max_connections_per_user}",
+                "pass --max-connections-per-user 5 (Netra allows 3-10), or 0 for no limit",
+            )
         if not 0.0 <= self.delay_min <= self.delay_max:
             raise UsageError(
                 "0 <= delay_min <= delay_max",

@@ -17,6 +17,12 @@ Where a run's frames go and whose ids they carry is its *binding*, chosen when t
 its own connection (correct paths) or one of the shared objects of ``mechanisms`` (legacy and
 the race faults), which the binding reads at emit time, after the awaits.
 
+``trust_client_ids`` is the one fault decided from the request itself: the run takes the
+payload's ``user_id`` and ``thread_id`` over the connection's (NETRA_PROTOCOL §5: "one engine path
+takes user_id and thread_id from the client"), is stamped with them, and is routed by that user
+id, as Netra's manager routes. Ordinary requests carry neither a foreign user id nor a foreign
+thread, so it acts only on the probes that send them.
+
 Invariant (correct paths, no faults): every frame of a run reaches exactly the connection that
 sent the request and carries that connection's user id, the run's id and the resolved thread.
 """
@@ -94,6 +100,14 @@ def request_fields(message: dict[str, Any]) -> tuple[str, str | None]:
     return text, thread if isinstance(thread, str) else None
 
 
+def claimed_user(message: dict[str, Any]) -> str | None:
+    """The ``user_id`` a client put in its request (payload, data or top level), if any."""
+    for body in (message.get("payload"), message.get("data"), message):
+        if isinstance(body, dict) and isinstance(body.get("user_id"), str) and body["user_id"]:
+            return str(body["user_id"])
+    return None
+
+
 class AgentService:
     """Starts and executes runs; owns the process-wide state the mechanisms share."""
 
@@ -136,7 +150,7 @@ class AgentService:
         text, asked_thread = request_fields(message)
         if not text:
             return None
-        run = self._new_run(conn, text, asked_thread)
+        run = self._new_run(conn, text, asked_thread, claimed_user(message))
         self.runs_started += 1
         retry_first = await self._emit_once(run, run.steps[0], 0)
         task = asyncio.get_running_loop().create_task(self._execute(run, retry_first))
@@ -144,14 +158,19 @@ class AgentService:
         task.add_done_callback(self.tasks.discard)
         return run
 
-    def _new_run(self, conn: Connection, text: str, asked_thread: str | None) -> Run:
+    def _new_run(self, conn: Connection, text: str, asked_thread: str | None,
+                 claimed: str | None = None) -> Run:
         plan = self.plan
         engine = conn.mode
         deliver_to, owner = conn, conn.user_id
         handler = self.router.first() if plan.fires("global_router") else None
         if handler is not None and handler.conn is not conn:
             deliver_to, owner = handler.conn, handler.user_id  # served as the first user
-        thread_id = self.directory.resolve_thread(owner, asked_thread)
+        trusted = self._trusted_ids(conn, claimed, asked_thread)
+        if trusted is not None:
+            owner, thread_id = trusted
+        else:
+            thread_id = self.directory.resolve_thread(owner, asked_thread)
         run_id, engine_id = self._mint_ids(engine, owner, thread_id)
         steps, plain = apply_plain_faults(plan_steps(text, self._names), plan)
         run = Run(
@@ -163,7 +182,9 @@ class AgentService:
         )
         for fault, detail in plain.acts:
             plan.record(fault, run_id, run.owner_sub, run.owner_sub, **detail)
-        if deliver_to is not conn:
+        if trusted is not None:
+            run.binding = self._trusted_binding(run)
+        elif deliver_to is not conn:
             run.binding = lambda r, s, i: mech.Target([r.conn], r.stamp(), "global_router")
         else:
             run.binding = self._choose_binding(run)
@@ -171,6 +192,32 @@ class AgentService:
             self.prompts.write(text, run.owner_sub)  # every request writes the shared cache
             run.bleed = plan.fires("content_bleed")
         return run
+
+    def _trusted_ids(self, conn: Connection, claimed: str | None, asked_thread: str | None
+                     ) -> tuple[str, str] | None:
+        """``trust_client_ids``: (user id, thread id) taken from the payload when it names another
+        user or another user's thread and the fault fires; None otherwise (the correct path)."""
+        if not self.plan.on("trust_client_ids"):
+            return None
+        foreign_user = claimed is not None and claimed != conn.user_id
+        thread_owner = self.directory.owner_of(asked_thread) if asked_thread else None
+        foreign_thread = thread_owner is not None and thread_owner != conn.user_id
+        if not (foreign_user or foreign_thread) or not self.plan.fires("trust_client_ids"):
+            return None
+        user_id = claimed if foreign_user and claimed is not None else conn.user_id
+        thread_id = asked_thread or self.directory.resolve_thread(user_id, None)
+        return user_id, thread_id
+
+    def _trusted_binding(self, run: Run) -> Binding:
+        """Route a trusted run by its (client-given) user id; a run that keeps its caller's id
+        but runs in another user's thread goes to the caller, stamped with that thread: then
+        no delivery crosses users, so the act is recorded here, once."""
+        if run.owner != run.requester.user_id:
+            return lambda r, s, i: mech.Target([], r.stamp(), "trust_client_ids", route_user=r.owner)
+        thread_owner = self.directory.owner_of(run.thread_id)
+        self.plan.record("trust_client_ids", run.run_id, run.owner_sub, thread_owner,
+                         thread_id=run.thread_id, foreign_thread=True)
+        return _own
 
     def _mint_ids(self, engine: str, user_id: str, thread_id: str) -> tuple[str, str]:
         ms = int(time.time() * 1000)

@@ -1,7 +1,7 @@
 """The named faults of the reference backend, their rates and seeds, and their ground truth.
 
-``FAULTS`` is the table: for each fault, what it does, which SPEC anomaly kinds a correct checker
-must report for it (``expected_kinds``, every one; ``any_of``, at least one), which further kinds
+``FAULTS`` is the table: for each fault, what it does, which anomaly kinds (SPEC's, and xtalk's
+``probe_violation``) a correct checker must report for it (``expected_kinds``, every one; ``any_of``, at least one), which further kinds
 may follow from it as a consequence (``incidental_kinds``: a misrouted run also leaves its owner
 without an answer), and the rate it runs at when named without one. ``xtalk selftest`` reads the
 table; so do the tests.
@@ -89,6 +89,19 @@ FAULTS: dict[str, FaultInfo] = {
         "each request pushes the caller's manager into every live session; a session's runs "
         "then emit through another user's manager, to that user, stamped as that user",
         ("cross_user_event",), _MISROUTE, 1.0, "race"),
+    # The probe asks for it: a prober's request whose payload names another user (spoofed
+    # user_id) or another user's thread reaches that user stamped as that user, under the
+    # prober's run. Nothing else in a run sends such payloads, so it acts only on probes.
+    "trust_client_ids": FaultInfo(
+        "one engine path takes user_id and thread_id from the client's payload over the token's: "
+        "a request naming another user's id is run as that user and routed to that user",
+        ("cross_user_event",), _MISROUTE, 1.0, "identity"),
+    # An expired or wrongly signed token gets a welcome: the expired-token probe's connection
+    # (expect: refusal) is served. Ordinary load presents only good tokens: acts only on probes.
+    "accept_bad_tokens": FaultInfo(
+        "the WebSocket does not check a token's signature or expiry: an expired or forged token "
+        "is served as the user it names",
+        ("probe_violation",), (), 1.0, "identity"),
     # plain faults
     "drop_run": FaultInfo(
         "a run stops after its supervisor started", ("dropped_response",), ("incomplete_run",), 0.1),

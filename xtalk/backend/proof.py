@@ -7,9 +7,12 @@ hands the run's ``verdict.json``, ground truth and history to ``judge``. A case 
 - every kind in ``FAULTS[name].expected_kinds`` was reported, and one of ``any_of`` (recall),
 - no kind outside the expected and incidental kinds was reported (precision), and
 - for faults no checker kind describes (login answers, a slow handshake), the harness recorded
-  what happened (login errors) and the run still passed.
+  what happened (login errors) and the run still passed, and
+- for cases that turn active probes on (``probes``: the faults only a probe can reveal), the
+  probes ran to their end in the history.
 
-The clean case is the converse: many users, no fault, and not one anomaly of any kind.
+The clean case is the converse: many users, no fault, and not one anomaly of any kind; the clean
+probes case is the same with every probe on against a correct server (no false alarms).
 Pure: no I/O here beyond what the caller passes in.
 """
 
@@ -31,10 +34,17 @@ class Case:
     deadline: float = 4.0
     login_again: bool = False  # accounts exist before the run, so users log in (login faults)
     serve_flags: tuple[str, ...] = ()
+    # [probes] settings of the run, e.g. ("expired_token = true",); () for no probes
+    probes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
-        return self.fault or "clean"
+        return self.fault or ("clean_probes" if self.probes else "clean")
+
+
+#: Every probe, for the clean probes case: a correct server must give none of them a finding.
+ALL_PROBES = ("foreign_thread = true", "spoofed_user_id = true", "connection_limit = 4",
+              "expired_token = true", "reconnect_storm = 10")
 
 
 # Rates are set so that the fault acts many times in a few seconds, yet most requests still
@@ -61,11 +71,22 @@ CASES: tuple[Case, ...] = (
     Case("login_500", 0.5, login_again=True),
     Case("slow_handshake", 0.3, serve_flags=("--slow-handshake", "1")),
     Case("refuse_1008", 0.4),
+    # Only probes send what these act on: a foreign thread or user id, a forged token. The
+    # spoofed request goes unanswered to its prober, who waits out the deadline: hence 6 s.
+    Case("trust_client_ids", 1.0, users=8, run_time=6.0, deadline=3.0,
+         probes=("foreign_thread = true", "spoofed_user_id = true")),
+    # A served probe connection stays open: the probe waits 5 s for a refusal before it asks.
+    Case("accept_bad_tokens", 1.0, users=8, run_time=10.0, probes=("expired_token = true",)),
 )
 
 
 def clean_case(users: int = 200, run_time: float = 8.0) -> Case:
     return Case(None, 0.0, "main", users, run_time, 10.0)
+
+
+def clean_probes_case(users: int = 8, run_time: float = 6.0) -> Case:
+    """Every probe against a correct server with no per-user limit: nothing may be reported."""
+    return Case(None, 0.0, "main", users, run_time, 4.0, probes=ALL_PROBES)
 
 
 @dataclass(slots=True)
@@ -78,6 +99,7 @@ class Judgment:
     unexpected: dict[str, int] = field(default_factory=dict)
     missing: tuple[str, ...] = ()
     witnessed: int | None = None  # harness records that show a fault no anomaly kind names
+    probes_ran: bool | None = None  # None: the case has no probes
     verdict: str = ""
     exit_code: int | None = None
     notes: list[str] = field(default_factory=list)
@@ -94,11 +116,16 @@ class Judgment:
 
 
 def judge(case: Case, verdict: dict[str, Any] | None, truth: list[dict[str, Any]],
-          history_errors: list[dict[str, Any]], exit_code: int | None) -> Judgment:
+          history_errors: list[dict[str, Any]], exit_code: int | None,
+          probe_records: list[dict[str, Any]] | None = None) -> Judgment:
     result = Judgment(case, exit_code=exit_code)
     if verdict is None:
         result.notes.append(f"no verdict.json (xtalk run exited {exit_code})")
         return result
+    if case.probes:
+        result.probes_ran = any(r.get("probe") == "end" for r in probe_records or ())
+        if not result.probes_ran:
+            result.notes.append("the probes did not run to their end (see the run's history)")
     result.verdict = str(verdict.get("verdict", ""))
     anomalies: dict[str, int] = {k: int(v) for k, v in verdict.get("anomalies", {}).items()}
     result.found = {kind: n for kind, n in anomalies.items() if n}

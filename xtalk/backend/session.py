@@ -6,7 +6,9 @@ outlive their sockets in Netra too and must not crash when their user has gone.
 
 ``Registry`` is the connection manager: it finds connections by the server's idea of their user
 (``send_to_user``), which is how Netra's manager routes, and so how identity collapse turns into
-cross-user delivery. Invariant: a connection is in the registry from authentication to close.
+cross-user delivery; it also counts live connections per account (``held_by``, the token's
+``sub``), for the per-user connection limit. Invariant: a connection is in the registry from
+authentication to close, and ``held_by(sub)`` is the number of those whose token named ``sub``.
 """
 
 from __future__ import annotations
@@ -71,18 +73,29 @@ class Registry:
     def __init__(self) -> None:
         self.by_id: dict[str, Connection] = {}
         self._by_user: dict[str, list[Connection]] = {}
+        self._held: dict[str, int] = {}  # live connections per token sub
 
     def add(self, conn: Connection) -> None:
         self.by_id[conn.conn_id] = conn
         self._by_user.setdefault(conn.user_id, []).append(conn)
+        self._held[conn.token_sub] = self._held.get(conn.token_sub, 0) + 1
 
     def remove(self, conn: Connection) -> None:
-        self.by_id.pop(conn.conn_id, None)
+        if self.by_id.pop(conn.conn_id, None) is not None:
+            left = self._held.get(conn.token_sub, 0) - 1
+            if left > 0:
+                self._held[conn.token_sub] = left
+            else:
+                self._held.pop(conn.token_sub, None)
         conns = self._by_user.get(conn.user_id)
         if conns and conn in conns:
             conns.remove(conn)
             if not conns:
                 del self._by_user[conn.user_id]
+
+    def held_by(self, sub: str) -> int:
+        """Live connections whose token named ``sub`` (whatever the server's idea of the user)."""
+        return self._held.get(sub, 0)
 
     def connections_of(self, user_id: str) -> list[Connection]:
         return list(self._by_user.get(user_id, ()))

@@ -7,9 +7,15 @@ after: a bad token gets an ``error_message`` frame with ``AUTH_FAILED`` and a 10
 open socket is not yet an authenticated one. Offered subprotocols with nothing acceptable among
 them close with 1003.
 
+With ``max_connections_per_user`` > 0, an authenticated connection that would exceed its
+account's limit (live connections whose token named the same ``sub``) is refused the same way,
+with ``CONNECTION_LIMIT_EXCEEDED`` and close 1013 (try again later: the token is fine, so a
+client must not log in again). The limit is off by default.
+
 The connection-level faults act here: ``slow_handshake`` (wait before accepting),
-``refuse_1008`` (refuse a good token), ``demo_mode`` and ``relaxed_identity`` (the server's
-user id is not the token's).
+``refuse_1008`` (refuse a good token), ``accept_bad_tokens`` (serve an expired or forged token
+as the user it names), ``demo_mode`` and ``relaxed_identity`` (the server's user id is not the
+token's).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from xtalk.backend.engines import REQUEST_TYPES, AgentService
 from xtalk.backend.envelopes import iso_now
 from xtalk.backend.faults import FaultPlan
 from xtalk.backend.session import AsgiSend, Connection, Registry
-from xtalk.backend.tokens import TokenError, TokenIssuer
+from xtalk.backend.tokens import Claims, TokenError, TokenIssuer, read_unchecked
 
 DEMO_USER = "demo-user-001"
 PATH_MODES = {"/ws": None, "/ws/": None, "/ws/factory": "factory", "/ws/isolated": "isolated",
@@ -95,6 +101,7 @@ class WebSocketEndpoint:
         self.registry = registry
         self.service = service
         self.connections_opened = 0
+        self.connections_refused = 0  # over the per-user limit
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: AsgiSend) -> None:
         event = await receive()
@@ -115,10 +122,19 @@ class WebSocketEndpoint:
         try:
             claims = self.issuer.verify(token) if token else None
         except TokenError as error:
-            await self._refuse(send, str(error))
-            return
+            claims = self._accept_bad(token or "", str(error))
+            if claims is None:
+                await self._refuse(send, str(error))
+                return
         if claims is None:
             await self._refuse(send, "no token")
+            return
+        limit = self.config.max_connections_per_user
+        if limit and self.registry.held_by(claims.sub) >= limit:
+            # No await between this count and registry.add below: the check cannot race.
+            self.connections_refused += 1
+            await self._refuse(send, f"at most {limit} connections per user",
+                               code="CONNECTION_LIMIT_EXCEEDED", close=1013, limit=limit)
             return
         conn = self._connection(claims.sub, token or "", mode, send)
         if self.plan.fires("refuse_1008"):
@@ -135,10 +151,26 @@ class WebSocketEndpoint:
             conn.closed = True
             self.registry.remove(conn)
 
-    async def _refuse(self, send: AsgiSend, message: str) -> None:
+    def _accept_bad(self, token: str, why: str) -> Claims | None:
+        """``accept_bad_tokens``: the claims of a refused token read without checks, or None."""
+        if not token or not self.plan.fires("accept_bad_tokens"):
+            return None
         try:
-            await send({"type": "websocket.send", "text": orjson.dumps(auth_failed(message)).decode()})
-            await send({"type": "websocket.close", "code": 1008, "reason": "policy violation"})
+            claims = read_unchecked(token)
+        except TokenError:
+            return None  # not a JWT at all: even this server cannot tell whom it names
+        self.plan.record("accept_bad_tokens", None, claims.sub, claims.sub, refused_for=why)
+        return claims
+
+    async def _refuse(self, send: AsgiSend, message: str, *, code: str = "AUTH_FAILED",
+                      close: int = 1008, **details: Any) -> None:
+        frame = auth_failed(message)
+        frame["error_code"] = code
+        frame["details"] = details
+        reason = "policy violation" if close == 1008 else "try again later"
+        try:
+            await send({"type": "websocket.send", "text": orjson.dumps(frame).decode()})
+            await send({"type": "websocket.close", "code": close, "reason": reason})
         except Exception:  # the client left first: nothing to tell it
             pass
 

@@ -4,9 +4,11 @@ clean run passes.
 For each case of ``xtalk.backend.proof.CASES``: start ``xtalk serve --fault NAME=RATE`` (with
 ground truth), run ``xtalk run`` against it with ``--host`` for a few seconds, and judge the
 verdict against the fault's expected kinds and the ground truth. Then (first, alone, because it
-needs the CPU) a clean run with >= 200 users that must report nothing. Prints the table
-fault → expected kinds → found (recall) → unexpected (precision); exit 0 only if every case
-holds. Every process started here is ours, bounded by ``--exit-after`` or a timeout, and
+needs the CPU) a clean run with >= 200 users that must report nothing. The faults only an active
+probe can reveal run with ``[probes]`` on (the scenario written here says which), and a clean
+probes case runs every probe against a correct server, which must report nothing either.
+Prints the table fault → expected kinds → found (recall) → unexpected (precision); exit 0 only
+if every case holds. Every process started here is ours, bounded by ``--exit-after`` or a timeout, and
 stopped by its pid.
 """
 
@@ -27,7 +29,7 @@ import httpx
 import orjson
 
 from xtalk.backend.faults import FAULTS
-from xtalk.backend.proof import CASES, Case, Judgment, clean_case, judge
+from xtalk.backend.proof import CASES, Case, Judgment, clean_case, clean_probes_case, judge
 from xtalk.errors import EXIT_FAIL, EXIT_PASS, UsageError
 
 HELP = "prove that every fault the reference backend injects is found"
@@ -39,12 +41,15 @@ users that must report no anomaly at all. Prints a table; exit 0 only if every c
 examples:
   xtalk selftest                              # every fault + a 200-user clean run, < 3 minutes
   xtalk selftest --faults shared_factory,drop_run --skip-clean
+  xtalk selftest --faults accept_bad_tokens,trust_client_ids,clean_probes --skip-clean
 """
+CLEAN_PROBES = "clean_probes"
 PASSWORD_ENV = "XTALK_SELFTEST_PASSWORD"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--faults", help="comma-separated faults to prove (default: all)")
+    p.add_argument("--faults", help="comma-separated faults to prove, and/or clean_probes "
+                                    "(default: all, with clean_probes)")
     p.add_argument("--parallel", type=int, default=3, help="fault runs at once (default 3)")
     p.add_argument("--users", type=int, help="users per fault run (default: per case, 12)")
     p.add_argument("--run-time", type=float, help="seconds of load per fault run (default 4)")
@@ -58,14 +63,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _cases(args: argparse.Namespace) -> list[Case]:
     from dataclasses import replace
 
-    cases = list(CASES)
+    cases = list(CASES) + [clean_probes_case()]
     if args.faults:
         wanted = [name.strip() for name in args.faults.split(",") if name.strip()]
-        unknown = [name for name in wanted if name not in FAULTS]
+        unknown = [name for name in wanted if name not in FAULTS and name != CLEAN_PROBES]
         if unknown:
             raise UsageError("fault names known to xtalk serve", f"--faults {','.join(unknown)}",
-                             f"use some of: {', '.join(FAULTS)}")
-        cases = [c for c in cases if c.fault in wanted]
+                             f"use some of: {', '.join(FAULTS)}, or {CLEAN_PROBES}")
+        cases = [c for c in cases if c.name in wanted]
     if args.users:
         cases = [replace(c, users=args.users) for c in cases]
     if args.run_time:
@@ -78,11 +83,12 @@ def scenario_text(case: Case, seed: int) -> str:
             f'password_env = "{PASSWORD_ENV}"\n') if case.login_again else 'strategy = "register"\n'
     journey = ('engine = "per_user"\n' if case.fault is None else 'engine = "default"\n')
     engines = 'engines = ["main", "isolated", "factory"]\n' if case.fault is None else ""
+    probes = "[probes]\n" + "".join(f"{line}\n" for line in case.probes) + "\n" if case.probes else ""
     return (
         f'[run]\nname = "selftest_{case.name}"\nusers = {case.users}\nspawn_rate = {case.users}\n'
         f'run_time = "{case.run_time}s"\nseed = {seed}\n{engines}\n'
         f'[check]\ndeadline = "{case.deadline}s"\n\n'
-        f'[auth]\n{auth}\n'
+        f'[auth]\n{auth}\n{probes}'
         f'[[journey]]\nname = "ask"\n{journey}think_time = ["0.05s", "0.3s"]\n'
         '  [[journey.step]]\n  kind = "start_agent"\n'
         '  [[journey.step]]\n  kind = "user_message"\n'
@@ -140,13 +146,15 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
 
 
-def _history_errors(run_dir: Path) -> list[dict[str, Any]]:
+def _history_records(run_dir: Path, kind: str) -> list[dict[str, Any]]:
+    """The history records of one ``kind`` (``error``, ``probe``), from every shard."""
     out: list[dict[str, Any]] = []
+    needle = f'"{kind}"'.encode()
     for shard in sorted(run_dir.glob("history*.jsonl")):
         for line in shard.read_bytes().splitlines():
-            if b'"error"' in line:
+            if needle in line:
                 record = orjson.loads(line)
-                if record.get("kind") == "error":
+                if record.get("kind") == kind:
                     out.append(record)
     return out
 
@@ -178,7 +186,8 @@ def prove(case: Case, root: Path, seed: int) -> Judgment:
     verdict_path = folder / "run" / "verdict.json"
     verdict = orjson.loads(verdict_path.read_bytes()) if verdict_path.exists() else None
     return judge(case, verdict, _read_jsonl(folder / "ground_truth.jsonl"),
-                 _history_errors(folder / "run"), code)
+                 _history_records(folder / "run", "error"), code,
+                 _history_records(folder / "run", "probe"))
 
 
 def _kinds(counts: dict[str, int]) -> str:
@@ -190,7 +199,8 @@ def render_table(judgments: list[Judgment]) -> str:
              "unexpected", "ok")]
     for j in judgments:
         if j.case.fault is None:
-            rows.append((f"clean ({j.case.users} users)", "-", "-", "no anomaly",
+            label = "clean + every probe" if j.case.probes else "clean"
+            rows.append((f"{label} ({j.case.users} users)", "-", "-", "no anomaly",
                          _kinds(j.found), "-", _kinds(j.unexpected), _ok(j)))
             continue
         wanted = {k for group in j.expected for k in group.split("|")}

@@ -27,6 +27,7 @@ examples:
   xtalk serve --port 8000
   xtalk serve --port 0 --engine legacy --ready-file /tmp/ready
   xtalk serve --fault shared_factory=0.5 --fault drop_run=0.1 --ground-truth truth.jsonl
+  xtalk serve --token-lifetime 2m --max-connections-per-user 5
 """
 
 
@@ -54,6 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="retry_duplicates: seconds before attempts 2 and 3 (default 1,2)")
     p.add_argument("--slow-handshake", type=float, default=2.0, metavar="SECONDS",
                    help="slow_handshake: seconds a handshake waits (default 2)")
+    p.add_argument("--token-lifetime", metavar="T", default="900",
+                   help="access tokens live T (seconds, or 30s, 5m; default 900 = Netra's 15 minutes)")
+    p.add_argument("--max-connections-per-user", type=int, default=0, metavar="N",
+                   help="refuse a user's connection past N live ones (CONNECTION_LIMIT_EXCEEDED, "
+                        "close 1013); default 0: no limit (Netra: 3-10)")
 
 
 def parse_seconds(text: str, flag: str) -> float:
@@ -93,6 +99,8 @@ def config_from_args(args: argparse.Namespace) -> BackendConfig:
         ground_truth=args.ground_truth,
         retry_delays=_floats(args.retry_delays, ",", "--retry-delays"),
         slow_handshake=args.slow_handshake,
+        token_lifetime=parse_seconds(args.token_lifetime, "--token-lifetime"),
+        max_connections_per_user=args.max_connections_per_user,
     ).validate()
 
 

@@ -88,6 +88,8 @@ class Backend:
     engine: str = "main"  # the path served to connections that ask for none
     faults: tuple[tuple[str, float], ...] = ()  # (fault name, rate in [0, 1])
     seed: int | None = None  # None: the run's seed
+    token_lifetime: float | None = None  # seconds access tokens live; None: the backend's 15 min
+    max_connections_per_user: int = 0  # live connections per account; 0: no limit
 
 
 @dataclass(frozen=True, slots=True)

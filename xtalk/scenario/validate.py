@@ -51,7 +51,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "run": ("name", "description", "host", "host_env", "profile", "users", "spawn_rate", "run_time",
             "seed", "pacing", "arrival_rate", "connect_timeout", "engines"),
     "check": ("deadline", "drain"),
-    "backend": ("engine", "faults", "seed"),
+    "backend": ("engine", "faults", "seed", "token_lifetime", "max_connections_per_user"),
     "auth": ("strategy", "email", "auth_host", "auth_host_env", "token_lifetime", "refresh",
              "password_env", "password_file", "accounts_csv", "bypass_key_env", "bypass_key_file",
              "jwt_secret_env", "jwt_secret_file", "jwt_audience", "jwt_issuer"),
@@ -270,12 +270,15 @@ def _backend(table: Table) -> Backend:
     if engine not in ENGINE_PATHS:
         raise _unknown_engine(table, "engine", engine, ENGINE_PATHS)
     seed = table.get_int("seed", None, minimum=0)
+    token_lifetime = table.get_duration("token_lifetime", _BACKEND.token_lifetime, above=0)
+    max_conns = table.get_int("max_connections_per_user", _BACKEND.max_connections_per_user, minimum=0)
     faults: list[tuple[str, float]] = []
     known = fault_names()
     for i, item in enumerate(cast(list[object], table.get_list("faults", []))):
         faults.append(_fault(table, i, item, known))
     table.finish()
-    return Backend(engine=engine, faults=tuple(faults), seed=seed)
+    return Backend(engine=engine, faults=tuple(faults), seed=seed, token_lifetime=token_lifetime,
+                   max_connections_per_user=max_conns)
 
 
 def _fault(table: Table, index: int, item: object, known: tuple[str, ...] | None) -> tuple[str, float]:

@@ -12,6 +12,7 @@ import pytest
 from backend.driver import FakeSocket, Harness, User, fast_config, run
 from xtalk.backend.config import BackendConfig, parse_fault
 from xtalk.backend.faults import FAULTS
+from xtalk.core.anomaly import ANOMALY_KINDS
 from xtalk.errors import UsageError
 
 SPEC_KINDS = {"cross_user_event", "cross_user_content", "identity_mismatch", "phantom_event",
@@ -52,11 +53,13 @@ def runs_of(sock: FakeSocket) -> dict[str, list[dict[str, Any]]]:
 # the table
 
 
-def test_every_fault_names_only_spec_anomaly_kinds() -> None:
+def test_every_fault_names_only_kinds_the_checker_reports() -> None:
+    kinds = SPEC_KINDS | {"probe_violation"}  # SPEC's thirteen and xtalk's addition
+    assert kinds == set(ANOMALY_KINDS)
     for name, info in FAULTS.items():
-        assert set(info.expected_kinds) <= SPEC_KINDS, name
-        assert set(info.incidental_kinds) <= SPEC_KINDS, name
-        assert set(info.any_of) <= SPEC_KINDS, name
+        assert set(info.expected_kinds) <= kinds, name
+        assert set(info.incidental_kinds) <= kinds, name
+        assert set(info.any_of) <= kinds, name
         assert 0.0 < info.default_rate <= 1.0, name
 
 
@@ -65,7 +68,8 @@ def test_every_netra_mechanism_and_plain_fault_is_in_the_table() -> None:
         "demo_mode", "relaxed_identity", "global_router", "shared_factory", "bridge_fallback",
         "stale_emitter", "last_writer_map", "thread_as_user", "retry_duplicates", "manager_push",
         "drop_run", "reorder_tools", "event_after_completion", "mixed_emitters", "content_bleed",
-        "garbage_frames", "abrupt_close", "login_401", "login_500", "slow_handshake", "refuse_1008"}
+        "garbage_frames", "abrupt_close", "login_401", "login_500", "slow_handshake", "refuse_1008",
+        "trust_client_ids", "accept_bad_tokens"}
 
 
 def test_fault_flags_parse_with_and_without_a_rate() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from xtalk.backend.faults import FAULTS
-from xtalk.backend.proof import CASES, Case, clean_case, judge
+from xtalk.backend.proof import ALL_PROBES, CASES, Case, clean_case, clean_probes_case, judge
 
 ACT = [{"fault": "x", "run_id": "r", "owner": "a", "victim": "b", "t": 1.0, "detail": {}}]
 
@@ -62,3 +62,27 @@ def test_the_clean_run_must_pass_without_any_anomaly() -> None:
 
 def test_a_run_without_a_verdict_fails_its_case() -> None:
     assert not judge(Case("drop_run"), None, ACT, [], 3).ok
+
+
+def test_the_faults_only_a_probe_reveals_run_with_probes_on() -> None:
+    by_fault = {c.fault: c for c in CASES}
+    assert "expired_token = true" in by_fault["accept_bad_tokens"].probes
+    assert "spoofed_user_id = true" in by_fault["trust_client_ids"].probes
+    assert all(not c.probes for c in CASES if c.fault not in ("accept_bad_tokens", "trust_client_ids"))
+
+
+def test_a_probe_case_holds_only_if_its_probes_ran_to_their_end() -> None:
+    case = Case("accept_bad_tokens", probes=("expired_token = true",))
+    ran = [{"kind": "probe", "probe": "start"}, {"kind": "probe", "probe": "end"}]
+    assert judge(case, verdict(probe_violation=1), ACT, [], 1, ran).ok
+    j = judge(case, verdict(probe_violation=1), ACT, [], 1, ran[:1])
+    assert not j.ok and "did not run to their end" in j.notes[0]
+
+
+def test_the_clean_probes_case_runs_every_probe_and_must_report_nothing() -> None:
+    case = clean_probes_case()
+    assert case.name == "clean_probes" and case.probes == ALL_PROBES
+    ran = [{"kind": "probe", "probe": "end"}]
+    assert judge(case, verdict(), [], [], 0, ran).ok
+    assert not judge(case, verdict(protocol_error=2), [], [], 1, ran).ok
+    assert not judge(case, verdict(), [], [], 0, []).ok

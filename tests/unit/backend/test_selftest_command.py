@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from xtalk.backend.proof import CASES, Case, clean_case, judge
+from xtalk.backend.proof import ALL_PROBES, CASES, Case, clean_case, clean_probes_case, judge
 from xtalk.commands.selftest import PASSWORD_ENV, _cases, render_table, scenario_text
 from xtalk.errors import UsageError
 from xtalk.scenario.load import load_scenario
@@ -40,10 +40,21 @@ def _args(**kw: object) -> argparse.Namespace:
     return argparse.Namespace(**{**base, **kw})
 
 
+def test_probe_cases_write_their_probes_into_the_scenario(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(scenario_text(clean_probes_case(), seed=1))
+    probes = load_scenario(str(path)).probes
+    assert (probes.foreign_thread, probes.spoofed_user_id, probes.expired_token) == (True, True, True)
+    assert probes.connection_limit == 4 and probes.reconnect_storm == 10 and len(ALL_PROBES) == 5
+    path.write_text(scenario_text(Case("drop_run", 0.1), seed=1))
+    assert not load_scenario(str(path)).probes.expired_token
+
+
 def test_faults_flag_selects_cases_and_refuses_unknown_names() -> None:
     assert [c.fault for c in _cases(_args(faults="drop_run, shared_factory"))] == [
         "shared_factory", "drop_run"]
-    assert len(_cases(_args())) == len(CASES)
+    assert [c.name for c in _cases(_args(faults="clean_probes"))] == ["clean_probes"]
+    assert len(_cases(_args())) == len(CASES) + 1  # and the clean probes case
     with pytest.raises(UsageError, match="gremlins"):
         _cases(_args(faults="gremlins"))
 
