@@ -139,6 +139,10 @@ def scenario_to_dict(s: Scenario) -> dict[str, Any]:
                                "faults": [{"name": n, "rate": r} for n, r in s.backend.faults]}
     if s.backend.seed is not None:
         backend["seed"] = s.backend.seed
+    if s.backend.token_lifetime is not None:
+        backend["token_lifetime"] = s.backend.token_lifetime
+    if s.backend.max_connections_per_user:
+        backend["max_connections_per_user"] = s.backend.max_connections_per_user
     wanted = AUTH_COMMON + AUTH_KEYS[s.auth.strategy]  # other strategies' keys are refused
     auth = {k: v for k, v in _fields(s.auth).items() if v is not None and k in wanted}
     journeys = [
