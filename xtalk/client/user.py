@@ -40,6 +40,7 @@ from xtalk.client.session import Harness, RequestFailed, Session
 from xtalk.client.settings import RunSettings, read_settings
 from xtalk.scenario.load import write_scenario_json
 from xtalk.client.shape import mark_run_over, needs_shape
+from xtalk.live.plugin import start_worker as start_live_worker  # also registers the live view's listeners
 from xtalk.scenario.model import Journey, Scenario
 
 log = logging.getLogger("xtalk")
@@ -72,7 +73,10 @@ class ProcessRun:
         runner = environment.runner
         self.worker: str | None = str(runner.worker_index) if isinstance(runner, WorkerRunner) else None
         name = "history.jsonl" if self.worker is None else f"history-{self.worker}.jsonl"
-        self.recorder = Recorder(settings.out_dir / name, clock_zero=settings.clock_zero)
+        # ---- live checking (xtalk.live, issue 7): the recorder feeds each record to it ----
+        self.live = start_live_worker(environment, settings, self.worker)
+        self.recorder = Recorder(settings.out_dir / name, clock_zero=settings.clock_zero,
+                                 on_record=self.live.on_record if self.live is not None else None)
         self.host = (environment.host or scenario.host or "").rstrip("/")
         self.recorder.meta(profile=scenario.profile, scenario=scenario.name, seed=settings.seed,
                            worker=self.worker, run_id=settings.run_id, host=self.host)
@@ -415,14 +419,8 @@ class XtalkUser(User):
             gevent.sleep(random.expovariate(rate))
 
     def _reconnect(self, run: ProcessRun, session: Session) -> None:
-        """Every tab is gone: open one fresh tab per engine (once a second at most)."""
-        gevent.sleep(1.0)
-        if run.harness.stopping:
-            return
-        for engine in session.engines():
-            tab = session.open_tab(engine)
-            if tab is not None:
-                session.tabs.append(tab)
+        """Every tab is gone: the session replaces them after its bounded backoff."""
+        session.reconnect(gevent.sleep)
 
     def on_stop(self) -> None:
         session = getattr(self, "session", None)

@@ -20,6 +20,7 @@ import orjson
 from xtalk.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
 from xtalk.scenario.model import Scenario
 
+MERGED_NAME = "merged-history.jsonl"
 EXIT_BY_VERDICT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 
 
@@ -34,7 +35,13 @@ def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario
         print(f"xtalk run: the checker is not available ({error}); the history is in {run_dir}. "
               f"Re-check it later with: {recheck_command(run_dir)}", file=sys.stderr)
         return EXIT_USAGE
-    verdict = check_files([str(p) for p in histories], scenario)
+    # Several shards are merged by time; witnesses are line numbers in that merged stream, so it
+    # is saved beside the verdict (not named history*.jsonl: the re-check command globs those).
+    paths = [str(p) for p in histories]
+    if len(histories) > 1:
+        verdict = check_files(paths, scenario, merged_out=run_dir / MERGED_NAME)
+    else:
+        verdict = check_files(paths, scenario)
     data: dict[str, Any] = verdict.to_dict()
     run = data.get("run")
     data["run"] = {**run_info, **run} if isinstance(run, dict) else dict(run_info)

@@ -1,0 +1,618 @@
+"""How far one Locust worker goes, and what recording and live checking cost it (issue 7).
+
+    python benchmarks/bench_scale.py                  # the whole table, ~7 minutes on 2 cores
+    python benchmarks/bench_scale.py --quick          # smaller: 300 sessions, 1,500 at most
+
+Measured side by side in one run, every process on 127.0.0.1 and bounded in time:
+
+(a) events/s of one worker at ``--sessions`` (1,000) concurrent sessions: xtalk's full path (a
+    headless Locust process running ``XtalkUser``: session client, recorder, live checker, Locust
+    statistics), the same with live checking off (``XTALK_LIVE=0``), and the bare receive loop of
+    the same client library (``xtalk.client.wsconn.WsConnection`` on gevent, ``orjson.loads`` per
+    event, the next request sent from the reader: no recorder, no checker, no Locust). Goal:
+    full / bare >= 0.7 (events per client CPU-second; wall events/s beside it).
+(b) the most concurrent sessions one worker holds (``--max-sessions``, 5,000) with the full path,
+    and memory per session: the difference of the worker's resident memory at the start of the
+    load between that run and run (a), divided by the difference in sessions (so the Locust
+    process's own baseline cancels). Goal: <= 40 KB.
+(c) one worker against two (a local master and K workers, ``--sessions`` users in total), as
+    events per worker CPU-second: this machine has 2 cores shared with the server, so wall-clock
+    scaling says little. Goal: two / one >= 0.85.
+(d) the reference backend (``xtalk serve``, engine main, zero delays) loaded by the full path:
+    its events/s and its CPU share, against the worker's. Is it the bottleneck?
+
+(a)-(c) run against a **firehose**: a Netra-compatible server in its own process (HTTP for
+``/api/threads``, a WebSocket handshake with the ``jwt-auth`` subprotocol, a welcome, and for
+every request one whole clean run of ``--events`` events in one write) that costs a few
+microseconds per event. On two cores shared by server and clients, a server that spends less
+CPU per event leaves the client its core: the bare loop would otherwise measure the server. The
+firehose's runs are clean by the checker's rules (its histories check as pass), so the live
+checker does its normal work. (d) measures how the reference backend compares.
+
+Times come from the history (``load`` start/stop records, ``recv`` records between them); CPU
+and memory from psutil samples of each client process every 0.2 s, on the same clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+ROOT = HERE.parents[1]
+JWT_ENV = "XTALK_BENCH_JWT_SECRET"
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft fd limit to the hard one (each session is one socket on each side)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+# ---- the firehose server (child process) -----------------------------------------------------------
+
+GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+MARKER = re.compile(rb"xtm-[0-9a-f]{16}")
+
+
+def ws_frame(payload: bytes) -> bytes:
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
+def sub_of(token: str) -> str:
+    try:
+        part = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+        return str(claims.get("sub") or "anonymous")
+    except (IndexError, ValueError):
+        return "anonymous"
+
+
+def run_burst(sub: str, request: bytes, run: str, events: int) -> bytes:
+    """One whole clean run, emitter family (flat, ``critical``), as one buffer of frames."""
+    import orjson
+
+    try:
+        payload = orjson.loads(request).get("payload") or {}
+    except (orjson.JSONDecodeError, AttributeError):
+        payload = {}
+    thread = payload.get("thread_id")
+    found = MARKER.search(request)
+    marker = found.group().decode() if found else ""
+    base = {"critical": True, "user_id": sub, "thread_id": thread, "run_id": run, "request_id": f"ws_req_{run}"}
+    out = [orjson.dumps({"type": "agent_started", **base, "agent_name": "supervisor",
+                         "task_description": "answer the request"})]
+    for step in range(max(0, events - 4)):
+        out.append(orjson.dumps({"type": "agent_thinking", **base, "agent_name": "supervisor",
+                                 "reasoning": f"step {step}: looking at the spend tables"}))
+    execution = f"exec_{run}"
+    out.append(orjson.dumps({"type": "tool_executing", **base, "agent_name": "supervisor", "tool_name": "search",
+                             "parameters": {"q": marker}, "execution_id": execution}))
+    out.append(orjson.dumps({"type": "tool_completed", **base, "agent_name": "supervisor", "tool_name": "search",
+                             "results": {"rows": 3}, "duration": 0.01, "success": True, "execution_id": execution}))
+    out.append(orjson.dumps({"type": "agent_completed", **base, "agent_name": "supervisor", "status": "completed",
+                             "final_response": f"Done: {marker}"}))
+    return b"".join(ws_frame(x) for x in out)
+
+
+def serve_firehose(port_file: str, lifetime: float, events: int) -> None:
+    import asyncio
+    import itertools
+    import secrets
+
+    import orjson
+
+    raise_fd_limit()
+    threads = itertools.count(1)
+
+    def unmask(data: bytes, mask: bytes) -> bytes:
+        n = len(data)
+        key = (mask * (n // 4 + 1))[:n]
+        return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+    async def websocket(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, headers: dict[str, str]) -> None:
+        accept = base64.b64encode(hashlib.sha1(headers["sec-websocket-key"].encode() + GUID).digest())
+        offered = [p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+        extra = b"Sec-WebSocket-Protocol: jwt-auth\r\n" if "jwt-auth" in offered else b""
+        writer.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     b"Sec-WebSocket-Accept: " + accept + b"\r\n" + extra + b"\r\n")
+        auth = headers.get("authorization", "")
+        token = auth[7:] if auth.startswith("Bearer ") else next((p[4:] for p in offered if p.startswith("jwt.")), "")
+        sub = sub_of(token)
+        conn = secrets.token_hex(4)
+        writer.write(ws_frame(orjson.dumps({"type": "connection_established",
+                                            "data": {"mode": "main", "user_id": sub, "connection_id": conn}})))
+        n = 0
+        while True:
+            b0, b1 = await reader.readexactly(2)
+            opcode, length = b0 & 0x0F, b1 & 0x7F
+            if length == 126:
+                length = int.from_bytes(await reader.readexactly(2), "big")
+            elif length == 127:
+                length = int.from_bytes(await reader.readexactly(8), "big")
+            mask = await reader.readexactly(4) if b1 & 0x80 else b""
+            data = await reader.readexactly(length) if length else b""
+            if mask and data:
+                data = unmask(data, mask)
+            if opcode == 0x8:
+                writer.write(b"\x88" + bytes((len(data[:2]),)) + data[:2])
+                await writer.drain()
+                return
+            if opcode == 0x9:
+                writer.write(b"\x8a" + bytes((len(data),)) + data)
+            elif opcode == 0x1:
+                n += 1
+                writer.write(run_burst(sub, data, f"run_{conn}_{n}", events))
+            await writer.drain()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                method, path = head[0].split(" ")[:2]
+                headers = {k.strip().lower(): v.strip() for k, v in (x.split(":", 1) for x in head[1:] if ":" in x)}
+                length = int(headers.get("content-length") or 0)
+                if length:
+                    await reader.readexactly(length)
+                if path.startswith("/ws"):
+                    await websocket(reader, writer, headers)
+                    return
+                body = b'{"id":"thread_%d"}' % next(threads) if method == "POST" else b'{"ok":true}'
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+                             % len(body) + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError, OSError, ValueError, KeyError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=4096, limit=2**20)
+        port = server.sockets[0].getsockname()[1]
+        Path(port_file + ".tmp").write_text(str(port))
+        os.replace(port_file + ".tmp", port_file)
+        await asyncio.sleep(lifetime)
+
+    asyncio.run(main())
+
+
+# ---- the bare receive loop (child process) ---------------------------------------------------------
+
+
+def bare_client(url: str, sessions: int, window: float, out: str) -> None:
+    from gevent import monkey
+
+    monkey.patch_all()
+    import gevent
+    import jwt
+    import orjson
+    import psutil
+
+    from xtalk.client.session import new_marker, request_frame
+    from xtalk.client.wsconn import WsConnection
+
+    raise_fd_limit()
+    count = [0]
+    opened = [0]
+    conns: list[WsConnection] = []
+
+    def one(i: int) -> None:
+        token = jwt.encode({"sub": f"bare-{i:05d}"}, "bench-secret-of-thirty-two-bytes!", algorithm="HS256")
+
+        def next_request() -> None:
+            frame = request_frame("start_agent", f"bench request {new_marker()}", None)
+            ws.send_text(orjson.dumps(frame))
+
+        def on_message(data: bytes, binary: bool) -> None:
+            frame = orjson.loads(data)
+            count[0] += 1
+            if frame.get("type") == "agent_completed":
+                next_request()
+
+        ws = WsConnection("ws" + url[4:] + "/ws", subprotocols=["jwt-auth", f"jwt.{token}"],
+                          headers={"Authorization": f"Bearer {token}"}, on_message=on_message)
+        ws.open(timeout=60.0)
+        conns.append(ws)
+        opened[0] += 1
+        ws.start_reader(gevent.spawn, gevent.sleep)
+
+    greenlets = [gevent.spawn(one, i) for i in range(sessions)]
+    gevent.joinall(greenlets, timeout=120)
+    for ws in conns:  # the gate opens: every session starts at once
+        ws.send_text(orjson.dumps(request_frame("start_agent", f"bench request {new_marker()}", None)))
+    gevent.sleep(1.0)  # warm-up
+    me = psutil.Process()
+    c0, n0, t0 = sum(me.cpu_times()[:2]), count[0], time.monotonic()
+    gevent.sleep(window)
+    c1, n1, t1 = sum(me.cpu_times()[:2]), count[0], time.monotonic()
+    Path(out).write_text(json.dumps({"sessions": opened[0], "events": n1 - n0, "seconds": t1 - t0,
+                                     "cpu": c1 - c0, "rss": me.memory_info().rss}))
+    os._exit(0)
+
+
+# ---- the parent: processes, samples, histories ---------------------------------------------------
+
+
+@dataclass
+class Sampler:
+    """CPU seconds and RSS of some processes every 0.2 s, on the run's clock (monotonic - zero)."""
+
+    pids: list[int]
+    zero: float
+    samples: dict[int, list[tuple[float, float, int]]] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        import psutil
+
+        self._procs = {pid: psutil.Process(pid) for pid in self.pids}
+        self.samples = {pid: [] for pid in self.pids}
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            for pid, proc in self._procs.items():
+                try:
+                    times = proc.cpu_times()
+                    self.samples[pid].append((time.monotonic() - self.zero, times.user + times.system,
+                                              proc.memory_info().rss))
+                except Exception:
+                    pass
+            self._stop.wait(0.2)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def at(self, pid: int, t: float) -> tuple[float, int]:
+        """CPU seconds and RSS of ``pid`` at run time ``t`` (linear between samples)."""
+        rows = self.samples[pid]
+        if not rows:
+            return 0.0, 0
+        before = [r for r in rows if r[0] <= t] or rows[:1]
+        after = [r for r in rows if r[0] >= t] or rows[-1:]
+        (ta, ca, ma), (tb, cb, mb) = before[-1], after[0]
+        if tb == ta:
+            return ca, ma
+        w = (t - ta) / (tb - ta)
+        return ca + w * (cb - ca), int(ma + w * (mb - ma))
+
+    def peak_rss(self, pid: int) -> int:
+        return max((r[2] for r in self.samples[pid]), default=0)
+
+
+def scenario_toml(name: str, users: int, run_time: float, spawn_rate: float, auth: str) -> str:
+    return f"""
+[run]
+name = "{name}"
+users = {users}
+spawn_rate = {spawn_rate}
+run_time = "{run_time}s"
+seed = 1
+connect_timeout = "60s"
+[check]
+deadline = "30s"
+drain = "10s"
+{auth}
+[[journey]]
+name = "firehose"
+think_time = ["0s", "0s"]
+  [[journey.step]]
+  kind = "start_agent"
+  prompt = "Summarise the spend for {{user}}, request {{n}}"
+"""
+
+
+@dataclass
+class Shard:
+    events: int
+    start: float
+    stop: float
+    connections: int
+
+
+def read_shard(path: Path) -> Shard:
+    """recv records between the load's start and stop records of one history."""
+    import orjson
+
+    start = stop = None
+    connections = 0
+    times: list[float] = []
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.startswith(b'{"kind":"recv"'):
+                end = line.find(b',"user"')
+                times.append(float(line[19:end]))  # '{"kind":"recv","t":' is 19 bytes
+                continue
+            if b'"kind":"load"' in line[:20]:
+                record = orjson.loads(line)
+                if record.get("state") == "start":
+                    start, connections = float(record["t"]), int(record.get("connections") or 0)
+                elif record.get("state") == "stop":
+                    stop = float(record["t"])
+    if start is None or stop is None:
+        raise RuntimeError(f"{path}: no load start/stop records")
+    return Shard(sum(1 for t in times if start <= t <= stop), start, stop, connections)
+
+
+@dataclass
+class Result:
+    events: int = 0
+    seconds: float = 0.0
+    cpu: float = 0.0
+    sessions: int = 0
+    rss_start: int = 0
+    rss_peak: int = 0
+    workers: int = 1
+    server_cpu: float = 0.0
+    note: str = ""
+
+    @property
+    def per_s(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    @property
+    def per_cpu(self) -> float:
+        return self.events / self.cpu if self.cpu else 0.0
+
+
+def locust_run(url: str, sessions: int, *, workers: int, live: bool, window: float, spawn_rate: float,
+               server_pid: int | None, work: Path, label: str, mint: bool = True) -> Result:
+    """xtalk's full path on Locust: standalone (workers=0) or a local master and K workers."""
+    from xtalk.runner.locust_proc import LocustPlan, free_port, master_command, worker_command
+
+    run_dir = work / label
+    run_dir.mkdir(parents=True)
+    scenario = run_dir / "scenario.toml"
+    # The firehose takes any token (minted locally: no login round trip); the reference backend
+    # checks its own, so its users register.
+    auth = (f'[auth]\nstrategy = "mint_jwt"\njwt_secret_env = "{JWT_ENV}"' if mint
+            else '[auth]\nstrategy = "register"')
+    scenario.write_text(scenario_toml(label, sessions, window, spawn_rate, auth))
+    zero = time.monotonic()
+    env = {**os.environ, "XTALK_SCENARIO": str(scenario), "XTALK_OUT": str(run_dir), "XTALK_RUN_ID": label,
+           "XTALK_CLOCK_ZERO": repr(zero), "XTALK_SEED": "1", "XTALK_WORKERS": str(workers),
+           "XTALK_LIVE": "1" if live else "0", JWT_ENV: "bench-secret-not-a-real-one", "PYTHONWARNINGS": "ignore"}
+    budget = 60 + sessions / spawn_rate + window + 40
+    plan = LocustPlan(host=url, users=sessions, spawn_rate=spawn_rate, safety_time=budget, run_dir=run_dir,
+                      workers=workers, master_port=free_port() if workers else 0)
+    log = open(run_dir / "locust.log", "wb")
+    procs = [subprocess.Popen(master_command(plan), env=env, stdout=log, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL, start_new_session=True)]
+    procs += [subprocess.Popen(worker_command(plan), env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, start_new_session=True) for _ in range(workers)]
+    load_pids = [p.pid for p in (procs[1:] if workers else procs)]
+    sampler = Sampler(load_pids + ([server_pid] if server_pid else []), zero)
+    try:
+        procs[0].wait(timeout=budget + 60)
+        for proc in procs[1:]:
+            proc.wait(timeout=30)
+    finally:
+        sampler.stop()
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        log.close()
+    shards = sorted(run_dir.glob("history*.jsonl"))
+    result = Result(workers=max(1, workers))
+    for path in shards:
+        shard = read_shard(path)
+        result.events += shard.events
+        result.sessions += shard.connections
+        result.seconds = max(result.seconds, shard.stop - shard.start)
+    # Each worker's CPU over its own load window (its shard's start/stop), summed.
+    for path, pid in zip(shards, load_pids):
+        shard = read_shard(path)
+        c0, m0 = sampler.at(pid, shard.start)
+        c1, _ = sampler.at(pid, shard.stop)
+        result.cpu += c1 - c0
+        result.rss_start += m0
+        result.rss_peak += sampler.peak_rss(pid)
+    if server_pid and shards:
+        first = read_shard(shards[0])
+        result.server_cpu = sampler.at(server_pid, first.stop)[0] - sampler.at(server_pid, first.start)[0]
+    return result
+
+
+def bare_run(url: str, sessions: int, window: float, work: Path) -> Result:
+    out = work / "bare.json"
+    proc = subprocess.Popen([sys.executable, str(HERE), "--bare", url, "--sessions", str(sessions),
+                             "--window", str(window), "--result", str(out)],
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        proc.wait(timeout=180 + window)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    proc.wait()
+    data = json.loads(out.read_text())
+    return Result(events=data["events"], seconds=data["seconds"], cpu=data["cpu"], sessions=data["sessions"],
+                  rss_start=data["rss"], rss_peak=data["rss"])
+
+
+class Server:
+    """A child server process (firehose or the reference backend) on a free loopback port."""
+
+    def __init__(self, cmd: list[str], ready: Path, parse: Any) -> None:
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {' '.join(cmd[:4])}")
+            time.sleep(0.05)
+        time.sleep(0.1)
+        self.url = parse(ready.read_text())
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def kb(n: float) -> str:
+    return f"{n / 1024:,.1f} KB"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--max-sessions", type=int, default=5000)
+    parser.add_argument("--window", type=float, default=8.0, help="seconds of load measured per case")
+    parser.add_argument("--events", type=int, default=20, help="events per request from the firehose")
+    parser.add_argument("--quick", action="store_true", help="300 sessions, 1,500 at most, 5 s windows")
+    parser.add_argument("--only", default="abcd", help="which parts to run, e.g. ab")
+    parser.add_argument("--keep", action="store_true", help="keep the histories and Locust logs")
+    # child modes
+    parser.add_argument("--serve", metavar="PORT_FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--lifetime", type=float, default=600.0, help=argparse.SUPPRESS)
+    parser.add_argument("--bare", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve_firehose(args.serve, args.lifetime, args.events)
+        return 0
+    if args.bare:
+        bare_client(args.bare, args.sessions, args.window, args.result)
+        return 0
+    if args.quick:
+        args.sessions, args.max_sessions, args.window = 300, 1500, 5.0
+
+    limit = raise_fd_limit()
+    print(f"fd limit {limit}; {os.cpu_count()} cores; firehose runs of {args.events} events per request; "
+          f"{args.window:g} s measured per case", flush=True)
+    work = Path(tempfile.mkdtemp(prefix="xtalk-bench-scale-"))
+    results: dict[str, Result] = {}
+    firehose = Server([sys.executable, str(HERE), "--serve", str(work / "port"), "--lifetime", "900",
+                       "--events", str(args.events)], work / "port", lambda text: f"http://127.0.0.1:{int(text)}")
+    def case(key: str, label: str, measure: Any) -> None:
+        """One measurement; a failure is printed and the table goes on without it."""
+        try:
+            results[key] = measure()
+            r = results[key]
+            print(f"  {label}: {r.sessions:,} sessions, {r.per_s:,.0f} events/s", flush=True)
+        except Exception as error:
+            print(f"  {label}: FAILED: {type(error).__name__}: {error}", flush=True)
+
+    n = args.sessions
+    try:
+        url, fpid = firehose.url, firehose.proc.pid
+        if "a" in args.only or "b" in args.only:
+            case("bare", "bare loop", lambda: bare_run(url, n, args.window, work))
+            case("record", "recording only", lambda: locust_run(url, n, workers=0, live=False, window=args.window,
+                                                               spawn_rate=250, server_pid=fpid, work=work,
+                                                               label="record"))
+            case("full", "full path", lambda: locust_run(url, n, workers=0, live=True, window=args.window,
+                                                         spawn_rate=250, server_pid=fpid, work=work, label="full"))
+        if "b" in args.only:
+            # 200/s: faster spawning queues thousands of POST /api/threads in httpx's pool, whose
+            # request assignment is quadratic (see the closing note of the issue).
+            case("max", f"{args.max_sessions} sessions", lambda: locust_run(
+                url, args.max_sessions, workers=0, live=True, window=args.window, spawn_rate=200, server_pid=fpid,
+                work=work, label="max"))
+        if "c" in args.only:
+            for k in (1, 2):
+                case(f"w{k}", f"{k} worker(s)", lambda k=k: locust_run(
+                    url, n, workers=k, live=True, window=args.window, spawn_rate=250, server_pid=fpid, work=work,
+                    label=f"workers{k}"))
+    finally:
+        firehose.stop()
+    if "d" in args.only:
+        from xtalk.runner.backend import parse_ready
+
+        ready = work / "backend.ready"
+        backend = Server([sys.executable, "-m", "xtalk", "serve", "--port", "0", "--ready-file", str(ready),
+                          "--delay", "0:0", "--exit-after", "300s"], ready, parse_ready)
+        try:
+            case("backend", "reference backend", lambda: locust_run(
+                backend.url, min(n, 200), workers=0, live=True, window=args.window, spawn_rate=200,
+                server_pid=backend.proc.pid, work=work, label="backend", mint=False))
+        finally:
+            backend.stop()
+
+    print()
+    print(f"{'case':<58} {'sessions':>8} {'events/s':>10} {'ev/CPU-s':>10} {'client CPU':>10} {'server CPU':>10}")
+    for key, label in (("bare", "(a) bare receive loop: WsConnection + orjson, no Locust"),
+                       ("record", "(a) xtalk on Locust: recording, live checking off"),
+                       ("full", "(a) xtalk on Locust: recording + live checking"),
+                       ("max", f"(b) xtalk full path, {args.max_sessions} sessions"),
+                       ("w1", "(c) master + 1 worker, full path"),
+                       ("w2", "(c) master + 2 workers, full path"),
+                       ("backend", "(d) full path against the reference backend (zero delays)")):
+        r = results.get(key)
+        if r is None:
+            continue
+        cpu = f"{r.cpu / r.seconds:.0%}" if r.seconds else "-"
+        server = f"{r.server_cpu / r.seconds:.0%}" if r.seconds and r.server_cpu else "-"
+        print(f"{label:<58} {r.sessions:>8,} {r.per_s:>10,.0f} {r.per_cpu:>10,.0f} {cpu:>10} {server:>10}")
+    print()
+    goals: list[tuple[str, str, bool | None]] = []
+    if "full" in results and "bare" in results and "record" in results:
+        full, bare, rec = results["full"], results["bare"], results["record"]
+        ratio = full.per_cpu / bare.per_cpu if bare.per_cpu else 0.0
+        wall = full.per_s / bare.per_s if bare.per_s else 0.0
+        goals.append(("(a) full / bare, events per CPU-second (wall events/s ratio)",
+                      f"{ratio:.2f} ({wall:.2f}); recording alone {rec.per_cpu / bare.per_cpu:.2f}", ratio >= 0.7))
+        live_share = 1 - full.per_cpu / rec.per_cpu if rec.per_cpu else 0.0
+        goals.append(("    live checking's share of the worker's CPU per event", f"{live_share:.0%}", None))
+    if "max" in results and "full" in results:
+        big, small = results["max"], results["full"]
+        per = (big.rss_start - small.rss_start) / max(1, big.sessions - small.sessions)
+        per_peak = (big.rss_peak - small.rss_peak) / max(1, big.sessions - small.sessions)
+        goals.append((f"(b) sessions held by one worker (asked {args.max_sessions})", f"{big.sessions:,}",
+                      big.sessions >= args.max_sessions))
+        goals.append(("(b) memory per session at load start (under load, peak)", f"{kb(per)} ({kb(per_peak)})",
+                      per <= 40 * 1024))
+    if "w1" in results and "w2" in results:
+        one, two = results["w1"], results["w2"]
+        ratio = two.per_cpu / one.per_cpu if one.per_cpu else 0.0
+        goals.append(("(c) two workers / one, events per worker CPU-second", f"{ratio:.2f}", ratio >= 0.85))
+    if "backend" in results:
+        b = results["backend"]
+        server_share = b.server_cpu / b.seconds if b.seconds else 0.0
+        client_share = b.cpu / b.seconds if b.seconds else 0.0
+        capacity = b.events / b.server_cpu if b.server_cpu else 0.0
+        goals.append(("(d) reference backend: CPU share, backend vs worker, same run",
+                      f"{server_share:.0%} vs {client_share:.0%}", None))
+        goals.append(("(d) reference backend capacity: events per server CPU-second", f"{capacity:,.0f}", None))
+        if "full" in results and results["full"].per_cpu:
+            goals.append(("(d) one backend core feeds this many full-path workers",
+                          f"{capacity / results['full'].per_cpu:.1f}", None))
+    for label, value, ok in goals:
+        verdict = "" if ok is None else ("  goal met" if ok else "  GOAL MISSED")
+        print(f"{label:<62} {value}{verdict}")
+    if args.keep:
+        print(f"\nhistories and Locust logs in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)  # hundreds of MB of histories
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
