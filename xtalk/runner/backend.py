@@ -54,6 +54,10 @@ def serve_command(scenario: Scenario, *, seed: int, ready_file: Path, ground_tru
            "--seed", str(scenario.backend.seed if scenario.backend.seed is not None else seed)]
     for name, rate in scenario.backend.faults:
         cmd += ["--fault", f"{name}={rate}"]
+    if scenario.backend.token_lifetime is not None:
+        cmd += ["--token-lifetime", f"{scenario.backend.token_lifetime:g}"]
+    if scenario.backend.max_connections_per_user:
+        cmd += ["--max-connections-per-user", str(scenario.backend.max_connections_per_user)]
     if ground_truth is not None:
         cmd += ["--ground-truth", str(ground_truth)]
     return cmd
