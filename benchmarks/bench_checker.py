@@ -1,142 +1,234 @@
 """Checker throughput and memory, offline, on generated histories of a clean multi-user run.
 
-    python benchmarks/bench_checker.py                 # 2M and 8M events, side by side
-    python benchmarks/bench_checker.py --events 500000 # one size
+    python benchmarks/bench_checker.py                     # 2M and 8M events, side by side
+    python benchmarks/bench_checker.py --events 500000     # one size
+    python benchmarks/bench_checker.py --events 200000 --against /tmp/old-checkout
+                                                           # this tree and another, same histories
 
-Each size is checked in a fresh child process so that its peak RSS (ru_maxrss) is its own. The
-history mimics the reference backend: users in closed loops, seven events per request (a
-supervisor and a sub-agent with one tool), both envelope families, heartbeats, runs overlapping.
-Memory should stay flat as the history grows: the checker keeps the requests in flight and a
-short tail of finished ones, not the history.
+Each size is checked in a fresh child process so that its peak RSS (ru_maxrss) is its own; with
+``--against DIR`` a second child imports ``xtalk`` from ``DIR`` (an older checkout, say) and checks
+the same file, so that old and new are compared in one run on one (possibly busy) machine. The
+figures to compare are CPU seconds (``time.process_time``) and the events/s they give; wall time
+is printed too.
+
+The history is shaped like a recorded run against the reference backend: 1,000 users in closed
+loops on one connection each, spread over the four engine paths, so all four envelope families
+occur (the flat emitter, the nested emitter, the bridge with ``data`` and with ``payload``), with
+the reference backend's own frames (``xtalk.backend.envelopes.render``): UUID user ids, ISO time
+stamps, request ids, engine fingerprints, ``reasoning`` for a quarter of the main path's thinking,
+the request text (and its marker) echoed in thinking, tool arguments, results and the final
+answer. Each request is a supervisor and a sub-agent with one tool: seven events, 20-300 ms
+apart; users think 0.2-2 s between requests, alternate ``start_agent`` and ``user_message``, and
+ping every 30 s or so. About 450 requests a second: 2M events are a 10-minute run, 8M a
+40-minute one. Memory should stay flat as the history grows: the checker keeps the requests in
+flight and a bounded tail of finished ones, not the history.
 """
 
 from __future__ import annotations
 
 import argparse
+import heapq
 import os
+import random
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from xtalk.backend.envelopes import Stamp, Step, render
+
+FAMILY = {"main": "emitter", "isolated": "bridge_data", "factory": "bridge_payload", "legacy": "emitter_nested"}
+ENGINES = tuple(FAMILY)
+SUB_AGENTS = ("triage", "data_helper", "optimizations_core", "reporting")
+TOOLS = ("search", "query_spend", "fetch_metrics", "summarise_table")
 EVENTS_PER_REQUEST = 7
 
 
-def generate(path: Path, events: int, users: int = 1000) -> int:
+def _iso(t: float) -> str:
+    minutes, seconds = divmod(t, 60.0)
+    hours, minutes = divmod(int(minutes), 60)
+    return f"2026-11-22T{hours % 24:02d}:{minutes:02d}:{seconds:09.6f}+00:00"
+
+
+def _user(u: int, rng: random.Random, start: float, until_events: list[int]) -> Iterator[tuple[float, int, bytes]]:
+    """One user's records in time order, as (t, tie-breaker, line), until the event budget is spent."""
+    user = f"u{u:04d}"
+    conn = f"{user}-c1"
+    identity = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    thread = f"thread_{rng.getrandbits(64):016x}"
+    engine = ENGINES[u % len(ENGINES)]
+    family = FAMILY[engine]
+    seq = 0
+
+    def line(t: float, record: dict[str, Any]) -> tuple[float, int, bytes]:
+        nonlocal seq
+        seq += 1
+        return (t, u * 1_000_000 + seq, orjson.dumps({"kind": record.pop("kind"), "t": round(t, 6), **record}))
+
+    t = start
+    yield line(t, {"kind": "login", "user": user, "identity": identity})
+    t += 0.03
+    yield line(t, {"kind": "thread", "user": user, "thread": thread})
+    t += 0.003
+    yield line(t, {"kind": "open", "user": user, "conn": conn, "engine": engine,
+                   "url": f"ws://127.0.0.1:8000/ws?mode={engine}", "subprotocol": "jwt-auth"})
+    t += 0.0005
+    welcome = "connection_established" if engine == "main" else f"{engine}_connection_established"
+    yield line(t, {"kind": "recv", "user": user, "conn": conn, "frame": {
+        "type": welcome, "data": {"mode": engine, "user_id": identity[:8] + "...",
+                                  "connection_id": f"{engine}_{rng.getrandbits(32):08x}",
+                                  "golden_path_events": ["agent_started", "agent_thinking", "tool_executing",
+                                                         "tool_completed", "agent_completed"],
+                                  "features": {}, "timestamp": _iso(t)},
+        "timestamp": 1795313800.0 + t, "server_id": None, "correlation_id": None}})
+    t = 1.0 + rng.uniform(0.0, 2.0)
+    next_ping = t + rng.uniform(0.0, 30.0)
+    n = 0
+    while until_events[0] > 0:
+        n += 1
+        marker = f"xtm-{rng.getrandbits(64):016x}"
+        text = f"Summarise the GPU spend for {user}, request {n} {marker}"
+        if n % 2:
+            frame: dict[str, Any] = {"type": "start_agent", "payload": {
+                "user_request": text, "thread_id": thread, "context": {"source": "message_input"}, "settings": {}}}
+        else:
+            frame = {"type": "user_message", "payload": {"content": text, "references": [], "thread_id": thread}}
+        yield line(t, {"kind": "send", "user": user, "conn": conn, "req": f"{user}-r{n}", "thread": thread,
+                       "marker": marker, "frame": frame, "engine": None})
+        ms = int(t * 1000)
+        if engine == "isolated":
+            run_id = f"run_ws_{rng.getrandbits(48):012x}"
+            engine_id = f"user_engine_{identity[:8]}_{run_id}_{ms}"
+        elif engine == "factory":
+            run_id = f"{thread}_run_{ms}_{rng.getrandbits(32):08x}"
+            engine_id = f"{identity[:8]}_{run_id}_{ms}"
+        else:
+            run_id, engine_id = f"run_{rng.getrandbits(64):016x}", ""
+        stamp = Stamp(run_id, identity, thread, f"ws_req_{rng.getrandbits(48):012x}", engine_id)
+        sub, tool = rng.choice(SUB_AGENTS), rng.choice(TOOLS)
+        execution_id = f"exec_{rng.getrandbits(48):012x}"
+        steps = (
+            Step("agent_started", "supervisor"),
+            Step("agent_thinking", "supervisor", text=f"Working out how to answer: {text}"),
+            Step("agent_started", sub),
+            Step("tool_executing", sub, tool=tool, args={"query": text}, execution_id=execution_id),
+            Step("tool_completed", sub, tool=tool, execution_id=execution_id,
+                 results={"summary": f"Results for: {text}", "rows": rng.randint(1, 50)},
+                 duration_ms=rng.randint(5, 900)),
+            Step("agent_completed", sub, text=f"{sub} finished"),
+            Step("agent_completed", "supervisor", text=f"Here is the answer to: {text}"),
+        )
+        alias = engine == "main" and rng.random() < 0.25
+        for step in steps:
+            t += rng.uniform(0.02, 0.3)
+            event = render(family, step, stamp, reasoning_alias=alias)
+            event["timestamp"] = _iso(t)
+            if family == "emitter_nested":
+                event["data"]["timestamp"] = event["timestamp"]
+            yield line(t, {"kind": "recv", "user": user, "conn": conn, "frame": event})
+            until_events[0] -= 1
+        t += rng.uniform(0.2, 2.0)
+        if t >= next_ping:
+            yield line(t, {"kind": "send", "user": user, "conn": conn, "req": None, "thread": None,
+                           "marker": None, "frame": {"type": "ping"}})
+            yield line(t + 0.0004, {"kind": "recv", "user": user, "conn": conn,
+                                    "frame": {"type": "pong", "data": {"timestamp": 1795313800.0 + t},
+                                              "timestamp": 1795313800.0 + t}})
+            next_ping = t + rng.uniform(25.0, 35.0)
+            t += 0.001
+
+
+def generate(path: Path, events: int, users: int = 1000, seed: int = 1) -> int:
     """Write a history with about ``events`` agent events; returns the number of lines."""
-    requests = events // EVENTS_PER_REQUEST
+    rng = random.Random(seed)
+    budget = [events]  # shared: users stop starting requests once it is spent
+    streams = [_user(u, random.Random(rng.getrandbits(64)), u * 0.0005, budget) for u in range(users)]
     lines = 0
+    last_t = 0.0
     with path.open("wb") as out:
-        def put(record: dict[str, object]) -> None:
-            nonlocal lines
-            out.write(orjson.dumps(record) + b"\n")
+        out.write(orjson.dumps({"kind": "meta", "schema": "xtalk.history/1", "profile": "netra", "scenario": "bench",
+                                "seed": seed, "worker": None, "started_at": "2026-11-22T00:00:00Z"}) + b"\n")
+        for t, _, text in heapq.merge(*streams):
+            out.write(text + b"\n")
             lines += 1
-
-        put({"kind": "meta", "schema": "xtalk.history/1", "profile": "netra", "scenario": "bench", "seed": 1,
-             "worker": "local", "started_at": "2026-11-22T00:00:00Z"})
-        for u in range(users):
-            user = f"u{u:04d}"
-            put({"kind": "login", "t": u * 1e-4, "user": user, "identity": f"id-{u:08d}-aaaa"})
-            put({"kind": "open", "t": u * 1e-4, "user": user, "conn": f"{user}-c1", "engine": "main", "url": "/ws"})
-        # Rounds: in each, every user sends one request, and the answers interleave.
-        t = 1.0
-        sent = 0
-        round_no = 0
-        while sent < requests:
-            batch = min(users, requests - sent)
-            for u in range(batch):
-                user = f"u{u:04d}"
-                n = round_no
-                marker = f"xtm-{u:06x}{n:010x}"
-                put({"kind": "send", "t": round(t, 6), "user": user, "conn": f"{user}-c1", "req": f"{user}-r{n}",
-                     "thread": f"thread_{user}", "marker": marker,
-                     "frame": {"type": "start_agent", "payload": {"user_request": f"Spend for {user} {marker}",
-                                                                   "thread_id": f"thread_{user}"}}})
-                t += 1e-5
-            for step in range(EVENTS_PER_REQUEST):
-                for u in range(batch):
-                    user = f"u{u:04d}"
-                    n = round_no
-                    run = f"run_{u}_{n}"
-                    marker = f"xtm-{u:06x}{n:010x}"
-                    emitter = u % 2 == 0
-                    kind, extra = (
-                        ("agent_started", {"agent_name": "supervisor"}),
-                        ("agent_thinking", {"reasoning": f"Reading {marker}"}),
-                        ("agent_started", {"agent_name": "analyst"}),
-                        ("tool_executing", {"tool_name": "search", "execution_id": f"e{n}"}),
-                        ("tool_completed", {"tool_name": "search", "execution_id": f"e{n}", "results": {"m": marker}}),
-                        ("agent_completed", {"agent_name": "analyst"}),
-                        ("agent_completed", {"agent_name": "supervisor", "final_response": f"Done {marker}"}),
-                    )[step]
-                    frame: dict[str, object] = {"type": kind, "run_id": run, "user_id": f"id-{u:08d}-aaaa",
-                                                "thread_id": f"thread_{user}", **extra}
-                    if emitter:
-                        frame["critical"] = True
-                    else:
-                        frame["data"] = {"status": "ok"}
-                    put({"kind": "recv", "t": round(t, 6), "user": user, "conn": f"{user}-c1", "frame": frame})
-                    t += 1e-5
-                if step == 3 and u % 50 == 0:
-                    put({"kind": "recv", "t": round(t, 6), "user": "u0000", "conn": "u0000-c1",
-                         "frame": {"type": "heartbeat", "data": {}}})
-            t += 1.0  # a round a second: 1,000 users in closed loops at ~1 request/s each
-            sent += batch
-            round_no += 1
-        put({"kind": "end", "t": round(t + 1, 6), "drain": 0.5})
-    return lines
+            last_t = t
+        out.write(orjson.dumps({"kind": "end", "t": round(last_t + 0.5, 6), "drain": 0.5}) + b"\n")
+    return lines + 2
 
 
-def measure(path: Path) -> dict[str, float]:
+def measure(path: Path) -> dict[str, Any]:
     from xtalk.history import check_files
 
     started = time.perf_counter()
     cpu = time.process_time()
     verdict = check_files([path])
     wall = time.perf_counter() - started
+    cpu = time.process_time() - cpu
     data = verdict.to_dict()
     return {
         "wall": wall,
-        "cpu": time.process_time() - cpu,
+        "cpu": cpu,
         "events": data["events"],
         "verdict": data["verdict"],
         "anomalies": sum(data["anomalies"].values()),
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "digest": hash(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)) & 0xFFFFFFFF,
     }
+
+
+def _child(path: Path, tree: str | None) -> dict[str, Any]:
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    if tree is not None:
+        env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    out = subprocess.run([sys.executable, __file__, "--child", str(path)], capture_output=True, text=True,
+                         check=True, env=env)
+    result: dict[str, Any] = orjson.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, nargs="*", default=[2_000_000, 8_000_000])
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--against", metavar="DIR", help="also check with the xtalk of this source tree")
+    parser.add_argument("--keep", metavar="DIR", help="write the histories here and keep them")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(orjson.dumps(measure(Path(args.child))).decode())
         return
+    trees: list[tuple[str, str | None]] = [("this tree", None)]
+    if args.against:
+        trees.insert(0, (Path(args.against).name or args.against, str(Path(args.against).resolve())))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         for events in args.events:
-            path = Path(tmp) / f"history-{events}.jsonl"
+            path = folder / f"history-{events}.jsonl"
             started = time.perf_counter()
-            lines = generate(path, events)
+            lines = generate(path, events, users=args.users)
             gen = time.perf_counter() - started
             size = path.stat().st_size / 1e6
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", str(path)], capture_output=True, text=True, check=True,
-                env={**os.environ, "PYTHONHASHSEED": "0"},
-            )
-            result = orjson.loads(out.stdout.strip().splitlines()[-1])
-            rows.append((events, lines, size, gen, result))
-            path.unlink()
-    print(f"{'events':>10} {'lines':>10} {'MB':>8} {'check s':>8} {'events/s':>10} {'lines/s':>10} "
-          f"{'peak RSS MB':>12} verdict")
-    for events, lines, size, gen, r in rows:
-        print(f"{r['events']:>10} {lines:>10} {size:>8.0f} {r['wall']:>8.1f} {r['events'] / r['wall']:>10,.0f} "
-              f"{lines / r['wall']:>10,.0f} {r['maxrss_mb']:>12.0f} {r['verdict']} ({r['anomalies']} anomalies)")
+            print(f"generated {events:,} events, {lines:,} lines, {size:.0f} MB in {gen:.0f} s", file=sys.stderr)
+            for label, tree in trees:
+                rows.append((label, events, lines, size, _child(path, tree)))
+            if not args.keep:
+                path.unlink()
+    print(f"{'checker':>12} {'events':>10} {'lines':>10} {'MB':>6} {'CPU s':>7} {'events/s':>9} {'lines/s':>9} "
+          f"{'wall s':>7} {'peak RSS MB':>11}  verdict")
+    for label, events, lines, size, r in rows:
+        cpu = max(r["cpu"], 1e-9)
+        print(f"{label[:12]:>12} {r['events']:>10,} {lines:>10,} {size:>6.0f} {cpu:>7.1f} {r['events'] / cpu:>9,.0f} "
+              f"{lines / cpu:>9,.0f} {r['wall']:>7.1f} {r['maxrss_mb']:>11.0f}  {r['verdict']} "
+              f"({r['anomalies']} anomalies, verdict digest {r['digest']:08x})")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,15 @@
 """Engine divergence: the same scripted request answered differently by two engine paths.
 
 A request's script key is its ``script`` field, else its text with its content marker removed.
-For each key and engine path the book keeps the first answer (the labels of its events, in
-order, with their history lines). A path that answers one key in two ways is nondeterministic for
-it (an LLM behind it, say) and takes no part in the comparison; among the rest, two paths whose
-labels differ diverge, and the first differing event is the witness.
+For each key and engine path the book keeps the first answer: the labels of its events, in
+order, with their history lines, and what a finding needs of the request (the checker passes a
+small ``SentRequest``, never the request itself, so that nothing else is kept alive). A path that
+answers one key in two ways is nondeterministic for it (an LLM behind it, say) and takes no part
+in the comparison; among the rest, two paths whose labels differ diverge, and the first
+differing event is the witness.
+
+Memory: at most ``limit`` script keys are kept (later new keys are not compared), each with one
+answer per engine path, each at most ``SEQUENCE_LIMIT`` labels long (``xtalk.core.lifecycle``).
 """
 
 from __future__ import annotations
@@ -47,6 +52,10 @@ class ScriptBook(Generic[T]):
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.answers: dict[str, dict[str, Answer[T] | None]] = {}
+
+    def accepts(self, key: str | None) -> bool:
+        """Would ``remember`` keep an answer for ``key``? (A caller can skip building one.)"""
+        return key is not None and (key in self.answers or len(self.answers) < self.limit)
 
     def remember(self, key: str | None, engine: str, sequence: tuple[tuple[str, int], ...], request: T) -> None:
         if key is None:

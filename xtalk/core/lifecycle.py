@@ -84,41 +84,35 @@ class Lifecycle:
     def observe(self, event: Event, line: int, t: float, counted: bool) -> list[Judgement]:
         """Feed one event delivered to the request's own user. ``counted``: the event already
         yielded a finding of an earlier kind, so it updates the state but is not judged again."""
-        out: list[Judgement] = []
-        if self.final:
+        if self.final_line is not None:
             if event.kind is EventKind.COMPLETED and event.run_id is None:
-                return out  # the misc emitter's run-id-less echo of the completion
+                return []  # the misc emitter's run-id-less echo of the completion
             self._late(event, line)
-            if not counted:
-                out.append(
-                    Judgement(
-                        AnomalyKind.EVENT_AFTER_COMPLETION,
-                        (self.final_line or line, line),
-                        f"{event.type} arrived after the request's final event (line {self.final_line})",
-                    )
-                )
-            return out
-        self.first_seen.setdefault(event.kind, t)
+            return _after_final(self.final_line, event, line, counted)
+        out: list[Judgement] = []
+        kind = event.kind
+        if kind not in self.first_seen:
+            self.first_seen[kind] = t
         if len(self.sequence) < SEQUENCE_LIMIT:
             label = event.type if event.tool_name is None else f"{event.type}:{event.tool_name}"
             self.sequence.append((label, line))
         # agent_error / agent_death come from the bridge whatever emitter served the run (Netra
         # sends them nowhere else), so they carry no engine evidence.
-        for group, name in event.fingerprints if event.kind is not EventKind.FAILED else ():
-            seen = self.fingerprints.get(group)
-            if seen is None:
-                self.fingerprints[group] = (name, line)
-            elif seen[0] != name and group not in self.mixed_groups and not counted:
-                self.mixed_groups.add(group)
-                out.append(
-                    Judgement(
-                        AnomalyKind.MIXED_ENGINE_RUN,
-                        (seen[1], line),
-                        f"its {group} shows {seen[0]} (line {seen[1]}) and then {name} (line {line})",
+        if event.fingerprints and kind is not EventKind.FAILED:
+            for group, name in event.fingerprints:
+                seen = self.fingerprints.get(group)
+                if seen is None:
+                    self.fingerprints[group] = (name, line)
+                elif seen[0] != name and group not in self.mixed_groups and not counted:
+                    self.mixed_groups.add(group)
+                    out.append(
+                        Judgement(
+                            AnomalyKind.MIXED_ENGINE_RUN,
+                            (seen[1], line),
+                            f"its {group} shows {seen[0]} (line {seen[1]}) and then {name} (line {line})",
+                        )
                     )
-                )
-                counted = True
-        kind = event.kind
+                    counted = True
         if kind is EventKind.STARTED:
             if not self.started and self.pre_start and not counted:
                 first_type, first_line = self.pre_start[0]
@@ -194,3 +188,38 @@ class Lifecycle:
             return None
         assert self.final_line is not None
         return "; ".join(gaps), tuple(sorted(set(lines + [self.final_line])))
+
+
+def _after_final(final_line: int, event: Event, line: int, counted: bool) -> list[Judgement]:
+    if counted:
+        return []
+    return [
+        Judgement(
+            AnomalyKind.EVENT_AFTER_COMPLETION,
+            (final_line or line, line),
+            f"{event.type} arrived after the request's final event (line {final_line})",
+        )
+    ]
+
+
+@dataclass(slots=True)
+class SettledLife:
+    """What is kept of a finished run's ``Lifecycle`` once its request is stripped (``outcomes``):
+    its final line, for ``event_after_completion``. Its gaps were judged when it was stripped, so
+    what a late event would fill is never asked again, and nothing else is needed."""
+
+    final_line: int
+    failed: bool
+
+    @property
+    def final(self) -> bool:
+        return True
+
+    def observe(self, event: Event, line: int, t: float, counted: bool) -> list[Judgement]:
+        """As ``Lifecycle.observe`` after the final event."""
+        if event.kind is EventKind.COMPLETED and event.run_id is None:
+            return []  # the misc emitter's run-id-less echo of the completion
+        return _after_final(self.final_line, event, line, counted)
+
+    def missing(self) -> tuple[str, tuple[int, ...]] | None:
+        return None  # judged when the request was stripped

@@ -15,16 +15,19 @@ from typing import Any
 
 import orjson
 
-from xtalk.core.ids import RunId, ThreadId
+from xtalk.core.ids import Identity, RunId, ThreadId
 from xtalk.core.profile import EventKind, Path, Profile, first_value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Event:
+    """One normalised event (treated as immutable; not a frozen dataclass because one is built per
+    received event, and a frozen dataclass's ``__init__`` costs about six times as much)."""
+
     kind: EventKind
     type: str  # the canonical type name (``reasoning`` reads ``agent_thinking``)
     run_id: RunId | None
-    user_id: str | None
+    user_id: Identity | None  # the identity the event claims, as shown
     thread_id: ThreadId | None
     agent: str | None
     tool: str | None  # the tool call's execution id, where the envelope carries one
@@ -61,20 +64,31 @@ Getter = Callable[[dict[str, Any]], Any]
 
 
 def _getter(paths: tuple[Path, ...]) -> Getter:
-    """``paths`` compiled to one closure: the hot path calls it several times per event."""
+    """``paths`` compiled to one closure (the hot path calls several per event): the value at the
+    first path that holds one. Paths of one or two keys, nearly all of them, are looked up inline."""
     if not paths:
         return lambda frame: None
-    if len(paths) > 1:
-        head, rest = _getter(paths[:1]), _getter(paths[1:])
-        return lambda frame: value if (value := head(frame)) is not None else rest(frame)
-    path = paths[0]
-    if len(path) == 1:
-        key = path[0]
+    if len(paths) == 1 and len(paths[0]) == 1:
+        key = paths[0][0]
         return lambda frame: frame.get(key)
-    if len(path) == 2:
-        outer, inner = path
+    if len(paths) == 1 and len(paths[0]) == 2:
+        outer, inner = paths[0]
         return lambda frame: node.get(inner) if (node := frame.get(outer)).__class__ is dict else None
-    return lambda frame: _walk(frame, paths)
+    steps = tuple((p[0], p[1] if len(p) == 2 else None, p if len(p) > 2 else None) for p in paths)
+
+    def get(frame: dict[str, Any]) -> Any:
+        for outer, inner, deep in steps:
+            if deep is not None:
+                node = _walk(frame, (deep,))
+            else:
+                node = frame.get(outer)
+                if inner is not None and node is not None:
+                    node = node.get(inner) if node.__class__ is dict else None
+            if node is not None:
+                return node
+        return None
+
+    return get
 
 
 def _text(value: Any) -> str | None:
@@ -87,6 +101,16 @@ def _text(value: Any) -> str | None:
 
 def _predicate(paths: tuple[Path, ...], op: str, expected: Any) -> Predicate:
     """A fingerprint condition compiled to one closure (the hot path calls it per event)."""
+    if len(paths) == 1 and len(paths[0]) == 1:  # one top-level field: no getter in between
+        key = paths[0][0]
+        if op == "absent":
+            return lambda frame: frame.get(key) is None
+        if op == "present":
+            return lambda frame: frame.get(key) is not None
+        if op == "eq":
+            return lambda frame: bool(frame.get(key) == expected)
+        if op == "is_dict":
+            return lambda frame: isinstance(frame.get(key), dict)
     get = _getter(paths)
     if op == "absent":
         return lambda frame: get(frame) is None
@@ -119,6 +143,9 @@ class _Plan:
     welcome_user_id: Getter
     welcome_mode: Getter
     rules: tuple[Rule, ...]
+    drop: tuple[str, ...]  # the shape's fields that the dedup key leaves out (retry counter, time stamp)
+    stamp: bool  # the shape has the profile's time stamp field
+    retry: bool  # the shape has the profile's retry field
 
 
 class Normaliser:
@@ -133,6 +160,7 @@ class Normaliser:
         self.ignore = profile.ignore_for_dedup | {profile.retry_field, profile.stamp_field}
         self.stamp_field = profile.stamp_field
         self.retry_field = profile.retry_field
+        self.canonical = profile.canonical
 
     def _plan(self, keys: tuple[str, ...]) -> _Plan:
         present = set(keys)
@@ -162,6 +190,7 @@ class Normaliser:
             get(profile.run_id), get(profile.user_id), get(profile.thread_id),
             get(profile.agent_name), get(profile.tool_call_id), get(profile.tool_name),
             get(profile.welcome_user_id), get(profile.welcome_mode), tuple(rules),
+            tuple(k for k in keys if k in self.ignore), self.stamp_field in present, self.retry_field in present,
         )
         if len(self.plans) >= self.PLAN_CACHE:
             self.plans.clear()
@@ -187,9 +216,11 @@ class Normaliser:
         attempt = frame.get(self.retry_field)
         return attempt is not None and attempt not in (0, 1, "0", "1")
 
-    def _dedup(self, frame: dict[str, Any]) -> int:
-        if self.ignore and not self.ignore.isdisjoint(frame):
-            frame = {k: v for k, v in frame.items() if k not in self.ignore}
+    def _dedup(self, frame: dict[str, Any], drop: tuple[str, ...]) -> int:
+        if drop:
+            frame = frame.copy()  # the other fields keep their order
+            for key in drop:
+                del frame[key]
         try:
             return hash(orjson.dumps(frame))
         except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
@@ -197,32 +228,46 @@ class Normaliser:
 
     def event(self, frame: dict[str, Any], type_name: str, kind: EventKind) -> Event:
         keys = tuple(frame)
-        plan = self.plans.get(keys) or self._plan(keys)
+        plan = self.plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys)
         if kind is EventKind.NOISE or kind is EventKind.SERVER_ERROR:
-            run = _text(plan.run_id(frame))
-            return Event(kind, type_name, RunId(run) if run else None, None, None, None, None, None, (), 0)
+            noise_run = _text(plan.run_id(frame))
+            return Event(kind, type_name, RunId(noise_run) if noise_run else None, None, None, None, None, None, (), 0)
         if kind is EventKind.WELCOME:
-            return Event(kind, type_name, None, _text(plan.welcome_user_id(frame)), None, None, None, None, (),
-                         0, mode=_text(plan.welcome_mode(frame)))
-        run = _text(plan.run_id(frame))
-        thread = _text(plan.thread_id(frame))
+            shown = _text(plan.welcome_user_id(frame))
+            return Event(kind, type_name, None, Identity(shown) if shown is not None else None, None, None, None,
+                         None, (), 0, mode=_text(plan.welcome_mode(frame)))
+        # _text(value) inline: ids are almost always strings already.
+        run: Any = plan.run_id(frame)
+        if run is not None and run.__class__ is not str:
+            run = _text(run)
+        user: Any = plan.user_id(frame)
+        if user is not None and user.__class__ is not str:
+            user = _text(user)
+        thread: Any = plan.thread_id(frame)
+        if thread is not None and thread.__class__ is not str:
+            thread = _text(thread)
+        agent: Any = plan.agent_name(frame)
+        if agent is not None and agent.__class__ is not str:
+            agent = _text(agent)
         tool = tool_name = None
         if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
             tool_name = _text(plan.tool_name(frame))
             tool = _text(plan.tool_call_id(frame))
         return Event(
             kind,
-            self.profile.canonical.get(type_name, type_name),
-            RunId(run) if run else None,
-            _text(plan.user_id(frame)),
-            ThreadId(thread) if thread else None,
-            _text(plan.agent_name(frame)),
+            self.canonical.get(type_name, type_name),
+            run or None,
+            user,
+            thread or None,
+            agent,
             tool,
             tool_name,
-            self._fingerprints(frame, plan.rules),
-            self._dedup(frame),
-            frame.get(self.stamp_field),
-            self._is_retry(frame),
+            self._fingerprints(frame, plan.rules) if plan.rules else (),
+            self._dedup(frame, plan.drop),
+            frame.get(self.stamp_field) if plan.stamp else None,
+            self._is_retry(frame) if plan.retry else False,
         )
 
     def __call__(self, frame: Any) -> list[Event] | Problem:
