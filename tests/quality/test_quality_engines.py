@@ -183,3 +183,35 @@ def test_the_engine_path_comes_from_the_welcome_mode_when_the_open_names_none() 
     v = h.end(at=10.0).check()
     assert only(v) == {"engine_divergence": 1}
     assert set(v.to_dict()["coverage"]["engines"]) == {"main", "isolated"}
+
+
+# ---- a matrix group names the same request on every path ---------------------------------
+
+
+def _matrix_pair(tool_on_isolated: bool = True, other_tool_name: bool = False) -> History:
+    h = History()
+    h.user("alice", engine="main", at=0.1).user("bob", engine="main", at=0.2)
+    h.open("alice", conn="alice-c2", engine="isolated", at=0.3)
+    a1 = h.ask("alice", at=1.0, text="one", conn="alice-c1")
+    a1.record["group"] = "alice-g1"
+    a2 = h.ask("alice", at=1.0, text="two", conn="alice-c2")  # other text: only the group ties them
+    a2.record["group"] = "alice-g1"
+    b = h.ask("bob", at=1.01)
+    h.answer(a1, at=1.1)
+    frames = h.frames(a2, tool=tool_on_isolated)
+    if other_tool_name:
+        for frame in frames:
+            if frame.get("tool_name"):
+                frame["tool_name"] = "lookup"
+    for i, frame in enumerate(frames):
+        h.recv("alice", frame, conn="alice-c2", at=round(1.12 + i * 0.01, 6))
+    h.answer(b, at=1.15)
+    return h.end(at=10.0)
+
+
+def test_a_matrix_group_answered_without_the_tool_step_on_one_path_is_engine_divergence() -> None:
+    assert only(_matrix_pair(tool_on_isolated=False).check()) == {"engine_divergence": 1}
+
+
+def test_a_matrix_group_whose_paths_name_their_tools_differently_is_not_divergence() -> None:
+    assert only(_matrix_pair(other_tool_name=True).check()) == {}

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.histories import History, clean_pair, only, witnesses
+from tests.histories import History, clean_pair, only, two_users_overlapping, witnesses
 
 
 def _planted(kind: str, value: Any) -> tuple[History, int]:
@@ -51,4 +51,18 @@ def test_frames_of_unknown_types_are_not_protocol_errors() -> None:
     h, a, b = clean_pair()
     h.recv("bob", {"type": "typing_indicator", "data": {}}, at=1.15)
     h.recv("bob", {"type": "user_presence", "users": 3}, at=1.16)
+    assert only(h.end(at=10.0).check()) == {}
+
+
+def test_an_error_frame_on_a_connection_a_probe_opened_is_its_answer_not_a_protocol_error() -> None:
+    # The connection_limit probe opens extra connections; a server enforcing its limit refuses
+    # them with an error frame. That is the answer a probe hopes for.
+    h, a, b = two_users_overlapping()
+    h.add({"kind": "open", "t": 1.02, "user": "alice", "conn": "alice-c9", "engine": "main",
+           "url": "ws://127.0.0.1/ws", "probe": "connection_limit"})
+    h.recv("alice", {"type": "error_message", "error_code": "CONNECTION_LIMIT_EXCEEDED", "details": {"limit": 3}},
+           conn="alice-c9", at=1.03)
+    h.close("alice", conn="alice-c9", code=1013, at=1.04)
+    h.answer(a, at=1.1)
+    h.answer(b, at=1.12)
     assert only(h.end(at=10.0).check()) == {}

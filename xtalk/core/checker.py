@@ -164,6 +164,7 @@ class Checker(Judge, Ownership, Outcomes, Findings):
 
     def _open(self, record: Open) -> None:
         conn = self._add_conn(Conn(record.conn, record.user, record.engine, record.line))
+        conn.probe = record.probe
         if record.expect == "refusal":
             conn.refusal_probe = record.probe or "probe"
             conn.probe_line = record.line
@@ -177,8 +178,10 @@ class Checker(Judge, Ownership, Outcomes, Findings):
         frame = record.frame if isinstance(record.frame, dict) else {}
         verb = str(frame.get("type") or "request")
         text = first_str(frame, self.profile.request_text)
-        key: str | None = None
-        if isinstance(frame.get("script"), str):
+        key: str | None = record.script
+        if key is not None:
+            pass  # the harness said which requests ask the same thing (a script, a matrix group)
+        elif isinstance(frame.get("script"), str):
             key = frame["script"]
         elif text is not None:
             key = text.replace(record.marker, "").strip() if record.marker else text.strip()

@@ -314,7 +314,7 @@ class Judge(CheckerState):
 
     def _expected_error(self, conn: Conn, record: Recv) -> bool:
         """An error frame is the right answer to a probe: a refused connection, a refused request."""
-        if conn.refusal_probe is not None:
+        if conn.refusal_probe is not None or conn.probe is not None:
             return True
         for request in conn.requests:
             if request.probe is not None:

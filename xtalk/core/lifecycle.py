@@ -94,7 +94,9 @@ class Lifecycle:
         if kind not in self.first_seen:
             self.first_seen[kind] = t
         if len(self.sequence) < SEQUENCE_LIMIT:
-            label = event.type if event.tool_name is None else f"{event.type}:{event.tool_name}"
+            # Types only: engine paths may name their tools and sub-agents differently and still
+            # run the same pipeline; a missing, extra or reordered step is what diverges.
+            label = event.type
             self.sequence.append((label, line))
         # agent_error / agent_death come from the bridge whatever emitter served the run (Netra
         # sends them nowhere else), so they carry no engine evidence.

@@ -57,6 +57,7 @@ class Send:
     marker: Marker | None
     frame: Any
     probe: str | None = None  # an active probe: an error answer is expected, silence acceptable
+    script: str | None = None  # requests with one script (or matrix group) ask the same thing
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +195,7 @@ def parse_record(obj: Any, line: int, text: str = "") -> Record:
             Marker(marker) if marker else None,
             obj.get("frame"),
             _str(obj, "probe"),
+            _str(obj, "script") or _str(obj, "group"),
         )
     if kind == "recv":
         if "frame" in obj:

@@ -105,6 +105,7 @@ class Conn:
     traces: list[RunId] = field(default_factory=list)  # undecided runs first seen here
     closed_by: str | None = None
     welcomed: bool = False
+    probe: str | None = None  # an active probe opened it: an error frame here is an answer, not noise
     refusal_probe: str | None = None  # a probe expects the server to refuse this connection
     probe_line: int = 0
 

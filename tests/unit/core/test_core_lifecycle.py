@@ -151,8 +151,9 @@ def test_an_event_already_counted_updates_the_state_but_is_not_judged_again() ->
     assert life2.observe(ev(K.THINKING, "s"), 3, 3.0, True) == []
 
 
-def test_the_sequence_names_tool_steps_with_their_key() -> None:
+def test_the_sequence_for_engine_comparison_is_the_event_types_only() -> None:
+    # Engine paths may name tools and sub-agents differently and still run the same pipeline.
     life = Lifecycle()
     feed(life, *CLEAN)
     assert [label for label, _ in life.sequence] == [
-        "agent_started", "agent_thinking", "tool_executing:x1", "tool_completed:x1", "agent_completed"]
+        "agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed"]

@@ -76,10 +76,10 @@ class Boom(Exception):
 def test_a_checker_failure_is_counted_never_raised_and_switches_the_checker_off_after_many() -> None:
     live = LiveChecker(CheckConfig(profile=NETRA), "0")
 
-    def broken_feed(record: Any) -> None:
+    def broken_feed(*args: Any) -> None:
         raise Boom("bad state")
 
-    live.checker.feed = broken_feed  # type: ignore[method-assign]
+    live.checker.feed_decoded = broken_feed  # type: ignore[method-assign]
     for n in range(MAX_ERRORS + 5):
         live.on_record({"kind": "recv", "t": 1.0, "user": "u", "conn": "c", "frame": {}}, n + 1, "{}")
     snap = live.snapshot()
