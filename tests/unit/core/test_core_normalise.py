@@ -12,7 +12,7 @@ from xtalk.core.normalise import Event, Problem, normalise
 from xtalk.core.profile import EventKind
 from xtalk.profiles.netra import NETRA
 
-FRAMES_FILE = Path("/work/shared/netra_frames.jsonl")
+FRAMES_FILE = Path(__file__).resolve().parents[2] / "data" / "netra_frames.jsonl"  # copy of shared/netra_frames.jsonl
 FULL_ID = "7f3a9c21-4b6e-4c0a-9d1e-2f8b5a6c7d90"
 
 
