@@ -15,6 +15,7 @@ from collections import deque
 from typing import Any
 
 from xtalk.core.anomaly import AnomalyKind, Explanation, Finding
+from xtalk.core.explain import describe_recv
 from xtalk.core.ids import ConnId, ReqId, RunId, UserName
 from xtalk.core.state import CheckerState, Delivery, LaneEntry
 
@@ -33,6 +34,19 @@ class Findings(CheckerState):
             kept = self.lane_users.get(receiver)
             if kept is not None and len(kept) < 2 * SWIMLANE_DEPTH:
                 kept.append(entry)  # the events that follow a finding stay beside it
+
+    def _found_in(self, kind: AnomalyKind, d: Delivery, then: str) -> None:
+        """A finding one received event proves on its own (E, and why it cannot be)."""
+        self._found(
+            kind,
+            (d.line,),
+            d.t,
+            Explanation((("E", describe_recv(d.event.type, d.user, d.conn, d.t, d.line)),), then),
+            user=d.user,
+            run=d.event.run_id,
+            conn=d.conn,
+            evidence=((d.line, d.frame),),
+        )
 
     def _found(
         self,

@@ -108,35 +108,19 @@ class Judge(CheckerState):
         if uid is not None and uid_user is None and not counted and receiver in self.identity:
             if not self._same_identity(uid, self.identity[receiver]):
                 counted = True
-                self._found(
+                self._found_in(
                     AnomalyKind.IDENTITY_MISMATCH,
-                    (d.line,),
-                    d.t,
-                    Explanation(
-                        (("E", describe_recv(event.type, receiver, d.conn, d.t, d.line)),),
-                        f"E is stamped user_id {uid!r}, which is nobody's in this run,\n"
-                        f"while {receiver} logged in as {self.identity[receiver]}.",
-                    ),
-                    user=receiver,
-                    run=event.run_id,
-                    conn=d.conn,
-                    evidence=((d.line, d.frame),),
+                    d,
+                    f"E is stamped user_id {uid!r}, which is nobody's in this run,\n"
+                    f"while {receiver} logged in as {self.identity[receiver]}.",
                 )
         if request is None:
             if not counted:
-                self._found(
+                self._found_in(
                     AnomalyKind.PHANTOM_EVENT,
-                    (d.line,),
-                    d.t,
-                    Explanation(
-                        (("E", describe_recv(event.type, receiver, d.conn, d.t, d.line)),),
-                        f"E (run_id {event.run_id}) belongs to no request sent in this run:\n"
-                        f"no request of {receiver} was waiting for an answer when it arrived.",
-                    ),
-                    user=receiver,
-                    run=event.run_id,
-                    conn=d.conn,
-                    evidence=((d.line, d.frame),),
+                    d,
+                    f"E (run_id {event.run_id}) belongs to no request sent in this run:\n"
+                    f"no request of {receiver} was waiting for an answer when it arrived.",
                 )
             return
         if event.kind is _RUN_OTHER:

@@ -175,6 +175,10 @@ class CheckerState:
 
     # ---- seams: each is defined by one part, and called by the others ----------------------
 
+    def _found_in(self, kind: AnomalyKind, d: Delivery, then: str) -> None:
+        """A finding one received event proves on its own (``findings``)."""
+        raise NotImplementedError
+
     def _found(
         self,
         kind: AnomalyKind,
