@@ -40,7 +40,8 @@ OVERRIDES: dict[str, list[str]] = {
     "soak": ["--users", "6", "--run-time", "4s"],
     "engine_matrix": ["--users", "6", "--run-time", "4s"],
     "probes": ["--users", "6", "--run-time", "4s"],
-    "staging_example": ["--users", "6", "--run-time", "4s"],
+    # a ramp with 2–5 s think times: enough users that two requests surely overlap
+    "staging_example": ["--users", "12", "--spawn-rate", "12", "--run-time", "6s"],
 }
 
 THRESHOLDS_SCENARIO = """
