@@ -99,6 +99,7 @@ def scenario_text(case: Case, seed: int) -> str:
 def _start_serve(case: Case, folder: Path, seed: int, env: dict[str, str]
                  ) -> tuple[subprocess.Popen[bytes], str]:
     ready = folder / "ready"
+    ready.unlink(missing_ok=True)  # a ready file left by an earlier selftest in this folder names a dead server
     life = int(case.run_time + 2 * case.deadline + 90)
     cmd = [sys.executable, "-m", "xtalk", "serve", "--port", "0", "--ready-file", str(ready),
            "--exit-after", f"{life}s", "--engine", case.engine, "--seed", str(seed),
