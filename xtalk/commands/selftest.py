@@ -160,6 +160,15 @@ def _history_records(run_dir: Path, kind: str) -> list[dict[str, Any]]:
     return out
 
 
+def prove_safely(case: Case, root: Path, seed: int) -> Judgment:
+    """``prove``, with a harness failure (a backend that never came up, a refused connection)
+    turned into a red case that says what happened, never a traceback."""
+    try:
+        return prove(case, root, seed)
+    except Exception as error:  # noqa: BLE001 - every failure must end as a row of the table
+        return Judgment(case, notes=[f"the case could not run: {type(error).__name__}: {error}"])
+
+
 def prove(case: Case, root: Path, seed: int) -> Judgment:
     folder = root / case.name
     folder.mkdir(parents=True, exist_ok=True)
@@ -232,10 +241,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_clean:
         clean = clean_case(args.clean_users, args.clean_run_time)
         print(f"xtalk selftest: clean run, {clean.users} users ...", flush=True)
-        judgments.append(prove(clean, root, args.seed))
+        judgments.append(prove_safely(clean, root, args.seed))
     print(f"xtalk selftest: {len(cases)} faults, {args.parallel} at a time ...", flush=True)
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        judgments += list(pool.map(lambda c: prove(c, root, args.seed), cases))
+        judgments += list(pool.map(lambda c: prove_safely(c, root, args.seed), cases))
     table = render_table(judgments)
     print(table)
     elapsed = time.monotonic() - started
