@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,7 +100,6 @@ def scenario_text(case: Case, seed: int) -> str:
 def _start_serve(case: Case, folder: Path, seed: int, env: dict[str, str]
                  ) -> tuple[subprocess.Popen[bytes], str]:
     ready = folder / "ready"
-    ready.unlink(missing_ok=True)  # a ready file left by an earlier selftest in this folder names a dead server
     life = int(case.run_time + 2 * case.deadline + 90)
     cmd = [sys.executable, "-m", "xtalk", "serve", "--port", "0", "--ready-file", str(ready),
            "--exit-after", f"{life}s", "--engine", case.engine, "--seed", str(seed),
@@ -171,7 +171,9 @@ def prove_safely(case: Case, root: Path, seed: int) -> Judgment:
 
 def prove(case: Case, root: Path, seed: int) -> Judgment:
     folder = root / case.name
-    folder.mkdir(parents=True, exist_ok=True)
+    if folder.exists():  # an earlier selftest's case: its run and ready file must not be judged again
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
     scenario = folder / "scenario.toml"
     scenario.write_text(scenario_text(case, seed))
     env = {**os.environ, PASSWORD_ENV: secrets.token_urlsafe(12)}
