@@ -18,7 +18,6 @@ import argparse
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ import orjson
 from xtalk.backend.faults import FAULTS
 from xtalk.backend.proof import CASES, Case, Judgment, clean_case, clean_probes_case, judge
 from xtalk.errors import EXIT_FAIL, EXIT_PASS, UsageError
+from xtalk.runner.processes import stop_process
 
 HELP = "prove that every fault the reference backend injects is found"
 DESCRIPTION = """\
@@ -117,20 +117,8 @@ def _start_serve(case: Case, folder: Path, seed: int, env: dict[str, str]
         if proc.poll() is not None:
             break
         time.sleep(0.05)
-    _stop(proc)
+    stop_process(proc)
     raise RuntimeError(f"xtalk serve did not start; see {folder / 'serve.log'}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        try:
-            os.kill(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-        except ProcessLookupError:
-            pass
 
 
 def _register_accounts(url: str, users: int, password: str) -> None:
@@ -194,7 +182,7 @@ def prove(case: Case, root: Path, seed: int) -> Judgment:
             except subprocess.TimeoutExpired:
                 code = None
     finally:
-        _stop(serve)
+        stop_process(serve)
     verdict_path = folder / "run" / "verdict.json"
     verdict = orjson.loads(verdict_path.read_bytes()) if verdict_path.exists() else None
     return judge(case, verdict, _read_jsonl(folder / "ground_truth.jsonl"),

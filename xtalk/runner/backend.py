@@ -8,8 +8,6 @@ A backend that dies before it is ready is a harness error with its last output i
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +18,7 @@ from types import TracebackType
 import orjson
 
 from xtalk.errors import UsageError
+from xtalk.runner.processes import stop_process
 from xtalk.scenario.model import Scenario
 
 READY_TIMEOUT = 30.0
@@ -119,15 +118,8 @@ class EmbeddedBackend:
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None and proc.poll() is None:
-            try:
-                os.kill(proc.pid, signal.SIGTERM)
-                proc.wait(timeout=5.0)
-            except subprocess.TimeoutExpired:
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5.0)
-            except ProcessLookupError:
-                pass
+        if proc is not None:
+            stop_process(proc, grace=5.0)
         self._tmp.cleanup()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -9,8 +9,6 @@ if even that does not stop it, we terminate the processes we started, by pid.
 from __future__ import annotations
 
 import math
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import xtalk.client
+from xtalk.runner.processes import stop_process
 
 #: The packaged locustfile (``loadtests/locustfile.py`` is the same for people with a checkout).
 LOCUSTFILE = Path(xtalk.client.__file__).with_name("locustfile.py")
@@ -92,18 +91,4 @@ def run_locust(plan: LocustPlan, env: dict[str, str]) -> int:
         return master.returncode if master.returncode is not None else 124
     finally:
         for proc in procs:
-            _stop(proc)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(proc.pid, sig)
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
+            stop_process(proc)
