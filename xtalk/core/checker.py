@@ -51,6 +51,8 @@ from xtalk.core.records import (
 from xtalk.core.state import UNBOUND, Conn, Delivery, Request
 from xtalk.core.verdict import CheckConfig, Outcome, Verdict, build_verdict
 
+__all__ = ["CheckConfig", "Checker"]  # the documented API: from xtalk.core.checker import Checker, CheckConfig
+
 TIME_JITTER = 0.05  # seconds a record may lag the one before it (clock reads racing the writer)
 
 _NOISE = EventKind.NOISE

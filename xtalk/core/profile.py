@@ -28,18 +28,6 @@ class EventKind(str, Enum):
     SERVER_ERROR = "server_error"  # an error frame from the server
 
 
-LIFECYCLE_KINDS = frozenset(
-    {
-        EventKind.STARTED,
-        EventKind.THINKING,
-        EventKind.TOOL_EXECUTING,
-        EventKind.TOOL_COMPLETED,
-        EventKind.COMPLETED,
-        EventKind.FAILED,
-    }
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Condition:
     """A test on a frame: the first of ``paths`` that holds a value is compared with ``value``."""

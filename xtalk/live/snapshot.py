@@ -31,7 +31,6 @@ from typing import Any
 from xtalk.core.anomaly import Finding
 from xtalk.core.checker import Checker
 from xtalk.core.explain import render
-from xtalk.core.records import parse_record
 from xtalk.core.verdict import CheckConfig
 
 MAX_ERRORS = 100

@@ -6,8 +6,8 @@ of the wrong type reads as "absent" (``None``, ``0`` only where SPEC says a coun
 dict). Nothing here raises for the verdict's content, so a half-written verdict of a run that died
 still renders.
 
-The anomaly kinds are listed here in SPEC order, so that the report and the JUnit file show all
-thirteen even when an older verdict lacks some; kinds a newer checker adds are shown after them.
+The anomaly kinds are the checker core's, in SPEC order then xtalk's additions, so that the report
+and the JUnit file show every kind even when an older verdict lacks some.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The names a scenario may use that other modules own: anomaly kinds, faults, profiles, phases.
 
-Anomaly kinds come from ``xtalk.core.anomaly.AnomalyKind`` when that module exists, else from
-the SPEC.md table copied below. Fault names come from ``xtalk.backend.faults.FAULTS`` when it
+Anomaly kinds come from the checker core (``xtalk.core.anomaly``). Fault names come from ``xtalk.backend.faults.FAULTS`` when it
 can be imported; ``None`` means "unknown here", and the fault check is skipped rather than
 refusing names this module cannot see. Imports are lazy: loading a scenario never imports the
 backend's web stack unless it validates faults.
@@ -12,22 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterable, Mapping
 
-#: The 13 anomaly kinds of SPEC.md, in its order.
-SPEC_ANOMALY_KINDS: tuple[str, ...] = (
-    "cross_user_event",
-    "cross_user_content",
-    "identity_mismatch",
-    "phantom_event",
-    "dropped_response",
-    "incomplete_run",
-    "duplicate_event",
-    "out_of_order",
-    "event_after_completion",
-    "mixed_engine_run",
-    "engine_divergence",
-    "protocol_error",
-    "connection_lost",
-)
+from xtalk.core.anomaly import ANOMALY_KINDS
 
 #: Latency phases a threshold may name (time from the send to that event).
 PHASES: tuple[str, ...] = ("agent_started", "agent_thinking", "agent_completed")
@@ -38,15 +22,9 @@ PROFILES: tuple[str, ...] = ("netra",)
 
 
 def anomaly_kinds() -> tuple[str, ...]:
-    """Every anomaly kind a threshold may name."""
-    try:
-        module = importlib.import_module("xtalk.core.anomaly")
-        kinds = getattr(module, "AnomalyKind")
-        names = tuple(str(getattr(k, "value", k)) for k in kinds)
-    except (ImportError, AttributeError, TypeError):
-        return SPEC_ANOMALY_KINDS
-    # A newer core may add kinds (e.g. for probes); never lose the SPEC ones.
-    return names + tuple(k for k in SPEC_ANOMALY_KINDS if k not in names)
+    """Every anomaly kind a threshold may name: the checker core's list (SPEC's thirteen, then
+    xtalk's additions). The core is pure and cheap to import."""
+    return ANOMALY_KINDS
 
 
 def fault_names() -> tuple[str, ...] | None:

@@ -271,7 +271,7 @@ class Table:
         if key in SECRET_LIKE or key.endswith(("password", "_secret", "_token", "_key")):
             # Never echo the value: it may be a real secret pasted into the file.
             return UsageError(
-                f"no secret values in a scenario file (only the names of environment variables or files)",
+                "no secret values in a scenario file (only the names of environment variables or files)",
                 f"{self.key_path(key)}=<hidden> in {self.source}",
                 f"remove it and name where the secret lives instead, e.g. {key}_env = \"MY_VAR\" "
                 f"or {key}_file = \"path\"; see scenarios/README.md, section [auth]",

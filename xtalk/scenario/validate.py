@@ -328,7 +328,7 @@ def _journeys(top: Table, engines: tuple[str, ...]) -> tuple[Journey, ...]:
     names = [j.name for j in journeys]
     for i, name in enumerate(names, start=1):
         if names.index(name) != i - 1:
-            raise UsageError(f"each [[journey]] to have its own name", f'journey[{i}].name="{name}" '
+            raise UsageError("each [[journey]] to have its own name", f'journey[{i}].name="{name}" '
                              f"twice in {top.source}", "rename one of them (names label the report)")
     if sum(j.weight for j in journeys) == 0:
         raise UsageError("at least one journey with weight >= 1", f"all weights 0 in {top.source}",

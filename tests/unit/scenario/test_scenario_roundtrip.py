@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from xtalk.scenario import scenario_from_dict, scenario_to_dict
-from xtalk.scenario.catalog import PHASES, SPEC_ANOMALY_KINDS
+from xtalk.core.anomaly import ANOMALY_KINDS
+from xtalk.scenario.catalog import PHASES
 from xtalk.scenario.model import ENGINE_PATHS
 from xtalk.scenario.validate import build_scenario
 
@@ -33,7 +34,7 @@ shape = st.one_of(
 thresholds = st.fixed_dictionaries(
     {},
     optional={
-        "anomalies": st.dictionaries(st.sampled_from(SPEC_ANOMALY_KINDS), st.integers(0, 9), max_size=3),
+        "anomalies": st.dictionaries(st.sampled_from(ANOMALY_KINDS), st.integers(0, 9), max_size=3),
         "latency": st.dictionaries(st.sampled_from(PHASES),
                                    st.dictionaries(st.sampled_from(["p50", "p95", "p99"]), durations, min_size=1),
                                    max_size=3),
