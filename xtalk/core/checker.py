@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from xtalk.core.anomaly import AnomalyKind, Explanation
+from xtalk.core.anomaly import AnomalyKind, Explanation, Finding
 from xtalk.core.explain import describe_send
 from xtalk.core.findings import Findings
 from xtalk.core.ids import ConnId, Marker, ReqId, UserName
@@ -313,6 +313,12 @@ class Checker(Judge, Ownership, Outcomes, Findings):
         deadline = self.config.deadline
         self._decide_all([run for run, trace in self.traces.items() if trace.first_t + deadline <= now])
         self._retire(now)
+
+    def drain_findings(self) -> list[Finding]:
+        """Every finding since the last call (only with ``CheckConfig(notify=True)``, for live
+        checking: the Locust user reports each to Locust as a failure of its request's phase)."""
+        notes, self.notes = self.notes, []
+        return notes
 
     # ---- the end ---------------------------------------------------------------------------
 

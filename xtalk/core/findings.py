@@ -64,12 +64,15 @@ class Findings(CheckerState):
         evidence: tuple[tuple[int, Any], ...] = (),
     ) -> None:
         keep = self.tally.count(kind)
+        if not keep and not self.config.notify:
+            return
+        finding = Finding(kind, tuple(sorted(set(witness))), explanation, t, user, owner, run, conn, req, engine,
+                          evidence=evidence)
+        if self.config.notify:
+            self.notes.append(finding)
         if not keep:
             return
-        self.tally.keep(
-            Finding(kind, tuple(sorted(set(witness))), explanation, t, user, owner, run, conn, req, engine,
-                    evidence=evidence)
-        )
+        self.tally.keep(finding)
         for who in (user, owner):
             if who is not None and who not in self.lane_users and len(self.lane_users) < SWIMLANE_USERS:
                 self.lane_users[who] = list(self.lanes.get(who, ()))

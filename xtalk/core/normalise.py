@@ -109,6 +109,8 @@ def _predicate(paths: tuple[Path, ...], op: str, expected: Any) -> Predicate:
             return lambda frame: frame.get(key) is not None
         if op == "eq":
             return lambda frame: bool(frame.get(key) == expected)
+        if op == "ne":
+            return lambda frame: bool(frame.get(key) != expected)
         if op == "is_dict":
             return lambda frame: isinstance(frame.get(key), dict)
     get = _getter(paths)
@@ -118,6 +120,8 @@ def _predicate(paths: tuple[Path, ...], op: str, expected: Any) -> Predicate:
         return lambda frame: get(frame) is not None
     if op == "eq":
         return lambda frame: bool(get(frame) == expected)
+    if op == "ne":
+        return lambda frame: bool(get(frame) != expected)
     if op == "is_dict":
         return lambda frame: isinstance(get(frame), dict)
     if op == "startswith":
@@ -161,6 +165,12 @@ class Normaliser:
         self.stamp_field = profile.stamp_field
         self.retry_field = profile.retry_field
         self.canonical = profile.canonical
+        self.type_of = _getter(profile.type_path)
+        # Phase rules per frame type, compiled once: (kind, conditions, the name reported).
+        self.rules: dict[str, list[tuple[EventKind, tuple[Predicate, ...], str]]] = {}
+        for rule in profile.rules:
+            predicates = tuple(_predicate(c.paths, c.op, c.value) for c in rule.conditions)
+            self.rules.setdefault(rule.type, []).append((rule.kind, predicates, rule.name or rule.type))
 
     def _plan(self, keys: tuple[str, ...]) -> _Plan:
         present = set(keys)
@@ -226,7 +236,7 @@ class Normaliser:
         except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
             return hash(repr(frame))
 
-    def event(self, frame: dict[str, Any], type_name: str, kind: EventKind) -> Event:
+    def event(self, frame: dict[str, Any], type_name: str, kind: EventKind, shown: str | None = None) -> Event:
         keys = tuple(frame)
         plan = self.plans.get(keys)
         if plan is None:
@@ -257,7 +267,7 @@ class Normaliser:
             tool = _text(plan.tool_call_id(frame))
         return Event(
             kind,
-            self.canonical.get(type_name, type_name),
+            shown or self.canonical.get(type_name, type_name),
             run or None,
             user,
             thread or None,
@@ -274,10 +284,15 @@ class Normaliser:
         """The events one received frame carries; unknown types yield none (servers send many)."""
         if not isinstance(frame, dict):
             return Problem(f"the frame is JSON but not an object ({type(frame).__name__})")
-        type_name = frame.get("type")
+        type_name = self.type_of(frame)
         if not isinstance(type_name, str) or not type_name:
             return Problem("the frame has no string 'type'")
         profile = self.profile
+        rules = self.rules.get(type_name) if self.rules else None
+        if rules is not None:
+            for rule_kind, predicates, shown in rules:
+                if all(holds(frame) for holds in predicates):
+                    return [self.event(frame, type_name, rule_kind, shown)]
         kind = profile.types.get(type_name)
         if kind is None or type_name in profile.wrappers:
             if type_name in profile.batches:

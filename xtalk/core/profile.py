@@ -33,13 +33,15 @@ class Condition:
     """A test on a frame: the first of ``paths`` that holds a value is compared with ``value``."""
 
     paths: tuple[Path, ...]
-    op: Literal["present", "absent", "eq", "startswith", "not_startswith", "is_dict"]
+    op: Literal["present", "absent", "eq", "ne", "startswith", "not_startswith", "is_dict"]
     value: Any = None
 
     def holds(self, frame: dict[str, Any]) -> bool:
         found = _first(frame, self.paths)
         if self.op == "absent":
             return found is None
+        if self.op == "ne":
+            return bool(found != self.value)
         if found is None:
             return False
         if self.op == "present":
@@ -66,6 +68,18 @@ class Fingerprint:
 
 
 @dataclass(frozen=True, slots=True)
+class PhaseRule:
+    """A frame of type ``type`` is a ``kind`` event when every condition holds (first rule that
+    holds wins; a type named by rules and by ``types`` tries the rules first). ``name`` is the
+    canonical type reported for it (a step upsert whose ``end`` is set reads ``agent_completed``)."""
+
+    type: str
+    kind: EventKind
+    conditions: tuple[Condition, ...] = ()
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
     name: str
     types: dict[str, EventKind]  # frame type → lifecycle step (aliases included)
@@ -88,6 +102,12 @@ class Profile:
     stamp_field: str = "timestamp"  # a retry may carry a new time stamp
     short_id_suffix: str = "..."  # welcome ids may be a prefix followed by this
     short_id_length: int = 8
+    type_path: tuple[Path, ...] = (("type",),)  # where a received frame names its type (event name)
+    rules: tuple[PhaseRule, ...] = ()  # phases decided by a field's value or prefix
+    step_id: tuple[Path, ...] = ()  # an event's own step or message id
+    parent_id: tuple[Path, ...] = ()  # the id of the step it hangs under
+    request_echo: tuple[Path, ...] = ()  # where a sent frame carries the client message id echoed as a parent
+    refusal: tuple[Condition, ...] = ()  # an error frame for which all hold refuses the credentials (a client error)
 
 
 def _first(frame: dict[str, Any], paths: tuple[Path, ...]) -> Any:

@@ -31,7 +31,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from xtalk.core.anomaly import AnomalyKind, Explanation
+from xtalk.core.anomaly import AnomalyKind, Explanation, Finding
 from xtalk.core.coverage import Histogram, Overlap, Sampler
 from xtalk.core.divergence import ScriptBook
 from xtalk.core.ids import ConnId, Identity, Marker, ReqId, RunId, ThreadId, UserName
@@ -172,6 +172,7 @@ class CheckerState:
         self.end: End | None = None
         self.meta: Meta | None = None
         self.in_flight = 0
+        self.notes: list[Finding] = []  # every finding since the last drain, when config.notify
 
     # ---- seams: each is defined by one part, and called by the others ----------------------
 

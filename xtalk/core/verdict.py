@@ -50,6 +50,7 @@ class CheckConfig:
     script_limit: int = 10_000
     run: dict[str, Any] = field(default_factory=dict)  # id, scenario, started_at, ... (for the report)
     recheck: str | None = None
+    notify: bool = False  # keep every finding until ``Checker.drain_findings`` takes it (live checking)
 
     @property
     def tomb_retention(self) -> float:

@@ -125,6 +125,7 @@ NETRA = Profile(
         ("message",),
         ("text",),
     ),
+    refusal=(Condition((("error_code",), ("data", "error_code"), ("payload", "error_code")), "eq", "AUTH_FAILED"),),
     request_types=frozenset(
         {"start_agent", "user_message", "chat", "chat_message", "agent_request", "execute_agent"}
     ),
