@@ -209,14 +209,38 @@ def test_a_server_close_with_two_requests_in_flight_is_one_connection_lost() -> 
     assert h.line(b2.record) in witnesses(v, "connection_lost")[0]
 
 
-def test_an_auth_failure_then_close_1008_is_a_protocol_error_only() -> None:
+def test_a_refused_token_then_close_1008_is_a_client_error_not_an_anomaly() -> None:
+    # Issue 12: a refused credential is the harness's problem (a rotated secret), not an isolation
+    # regression; the profile's refusal conditions say which error frames refuse credentials.
     h, a, b = clean_pair()
     h.open("carol", conn="carol-c1", welcome=False, at=2.0)
     h.recv("carol", {"type": "error_message", "error_code": "AUTH_FAILED", "error_message": "Authentication failed",
                      "details": {}, "timestamp": 1758196800.1}, at=2.01, conn="carol-c1")
     h.close("carol", by="server", code=1008, at=2.02, conn="carol-c1")
     v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert v.to_dict()["coverage"]["refused_connections"] == 1
+
+
+def test_other_error_frames_are_still_protocol_errors() -> None:
+    h, a, b = clean_pair()
+    h.open("carol", conn="carol-c1", welcome=False, at=2.0)
+    h.recv("carol", {"type": "error_message", "error_code": "INTERNAL", "error_message": "boom",
+                     "timestamp": 1758196800.1}, at=2.01, conn="carol-c1")
+    v = h.end(at=10.0).check()
     assert only(v) == {"protocol_error": 1}
+
+
+def test_requests_in_flight_on_a_connection_whose_token_is_refused_end_unknown_not_lost() -> None:
+    h, a, b = clean_pair()
+    c = h.ask("bob", at=2.0)
+    h.recv("bob", {"type": "error_message", "error_code": "AUTH_FAILED", "error_message": "token expired",
+                   "timestamp": 1758196800.1}, at=2.05)
+    h.close("bob", by="server", code=1008, at=2.06)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert v.to_dict()["requests"]["unknown"] == 1
+    assert any("refused the credentials" in u["reason"] for u in v.to_dict()["unknowns"])
 
 
 def test_a_phantom_event_does_not_swallow_the_completion_echo_of_a_later_real_run() -> None:

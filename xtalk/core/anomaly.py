@@ -40,6 +40,26 @@ class AnomalyKind(str, Enum):
 
 ANOMALY_KINDS: tuple[str, ...] = tuple(kind.value for kind in AnomalyKind)
 
+#: Where each kind is decided: the one function (``module.qualified_name`` under ``xtalk.core``)
+#: whose code says whether an event, a request or a connection shows that kind. Everything else
+#: only counts, keeps and renders what these return. A test resolves every entry.
+DECIDED_BY: dict[AnomalyKind, str] = {
+    AnomalyKind.CROSS_USER_EVENT: "attribution.attribute",
+    AnomalyKind.CROSS_USER_CONTENT: "attribution.attribute",
+    AnomalyKind.IDENTITY_MISMATCH: "identity.Identities.judge",
+    AnomalyKind.PHANTOM_EVENT: "attribution.attribute",
+    AnomalyKind.DROPPED_RESPONSE: "outcomes.expire",
+    AnomalyKind.INCOMPLETE_RUN: "lifecycle.Lifecycle.missing",
+    AnomalyKind.DUPLICATE_EVENT: "duplicates.Seen.repeat",
+    AnomalyKind.EVENT_AFTER_COMPLETION: "lifecycle.Lifecycle.observe",
+    AnomalyKind.OUT_OF_ORDER: "lifecycle.Lifecycle.observe",
+    AnomalyKind.MIXED_ENGINE_RUN: "lifecycle.Lifecycle.observe",
+    AnomalyKind.ENGINE_DIVERGENCE: "divergence.ScriptBook.divergences",
+    AnomalyKind.PROTOCOL_ERROR: "frames.classify",
+    AnomalyKind.CONNECTION_LOST: "outcomes.on_close",
+    AnomalyKind.PROBE_VIOLATION: "frames.classify",
+}
+
 #: What most often causes each kind on a Netra-like backend; shown under "Likely causes".
 LIKELY_CAUSES: dict[AnomalyKind, tuple[str, ...]] = {
     AnomalyKind.CROSS_USER_EVENT: (

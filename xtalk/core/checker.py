@@ -6,35 +6,44 @@ the records, and the run's end is the ``end`` record. The same records give the 
 ``feed_decoded(obj, line, text)`` is ``feed(parse_record(obj, line, text))`` for a decoded
 history line, without building the record for a well-formed ``recv`` (most of any history).
 
-The checker is composed of parts, one concept each, over shared tables (``xtalk.core.state``):
+This module only composes the stages, each of which owns its tables and returns values:
 
-- this module: connections, logins, requests sent, closes, frames received (normalised by the
-  profile, noise and welcomes set aside, content markers found with one pass over the line);
-- ``ownership``: which request each run answers, by evidence;
-- ``judge``: what one delivery proves, under the first kind that fits;
-- ``outcomes``: how requests end, and how long they are remembered after;
-- ``findings``: counting and keeping findings, and the swimlanes beside them;
-- ``lifecycle``: one request's events against the legal sequence of a run.
+ received frame ─► ``normalise`` (events, each with its own ids; markers of its own content)
+   ─► ``frames.classify`` (an answer, a refusal, a protocol error, a probe violation, or an event)
+   ─► ``runs`` (which request its run answers, on the run's whole evidence: a ``Binding``)
+   ─► ``attribution.attribute`` (whose event it is and what it proves: a ``Decision``)
+   ─► ``duplicates`` and ``lifecycle`` of its request (fed only its own user's events: ``Judgement``s)
+   ─► ``outcomes`` (how requests end: ``Ending``s) ─► ``findings`` (counted, kept, incidents)
+   ─► ``verdict.decide`` (pure) ─► ``verdict_json`` (the writer)
 
-Records are judged in order; every ``TIME_JITTER``-tolerant second of history time, runs whose
-deadline passed undecided are decided and old requests are stripped and forgotten, so memory is
-bounded by the requests in flight and recently finished, not by the history's length.
+``xtalk.core.anomaly.DECIDED_BY`` names the one function that decides each kind. Every second of
+history time, runs whose deadline passed undecided are decided and old requests are stripped and
+forgotten, so memory is bounded by the requests in flight and recently finished.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
-from xtalk.core.anomaly import AnomalyKind, Explanation, Finding
-from xtalk.core.explain import describe_send
-from xtalk.core.findings import Findings
-from xtalk.core.ids import ConnId, Marker, ReqId, UserName
-from xtalk.core.judge import Judge
-from xtalk.core.normalise import Problem
-from xtalk.core.outcomes import Outcomes
-from xtalk.core.ownership import Ownership
-from xtalk.core.profile import EventKind, first_str
+import orjson
+
+from xtalk.core.anomaly import ANOMALY_KINDS, AnomalyKind, Explanation, Finding
+from xtalk.core.attribution import OWN, attribute
+from xtalk.core.chains import Chains
+from xtalk.core.config import CheckConfig
+from xtalk.core.delivery import Delivery
+from xtalk.core.duplicates import duplicate_finding
+from xtalk.core.explain import describe_recv, describe_send
+from xtalk.core.findings import FindingBook
+from xtalk.core.frames import Frame, classify, probe_violation, protocol_error
+from xtalk.core.identity import Identities, Source
+from xtalk.core.ids import ConnId, Marker, ReqId, RunId, UserName
+from xtalk.core.lifecycle import Judgement
+from xtalk.core.markers import MarkerIndex
+from xtalk.core.normalise import Event, Normaliser, Problem
+from xtalk.core.outcomes import Ending, at_end, finished, gaps, on_close
+from xtalk.core.profile import EventKind
 from xtalk.core.records import (
     ClientError,
     Close,
@@ -48,8 +57,10 @@ from xtalk.core.records import (
     Send,
     parse_record,
 )
-from xtalk.core.state import UNBOUND, Conn, Delivery, Request
-from xtalk.core.verdict import CheckConfig, Outcome, Verdict, build_verdict
+from xtalk.core.requests import Conn, Ledger, Outcome, Request
+from xtalk.core.runs import Binding, Evidence, Ready, Runs
+from xtalk.core.stats import RunStats, divergence_findings
+from xtalk.core.verdict import CONNECT_PHASES, Counts, Verdict, decide, freeze, thresholds
 
 __all__ = ["CheckConfig", "Checker"]  # the documented API: from xtalk.core.checker import Checker, CheckConfig
 
@@ -58,10 +69,43 @@ TIME_JITTER = 0.05  # seconds a record may lag the one before it (clock reads ra
 _NOISE = EventKind.NOISE
 _SERVER_ERROR = EventKind.SERVER_ERROR
 _WELCOME = EventKind.WELCOME
+_RUN_OTHER = EventKind.RUN_OTHER
 
 
-class Checker(Judge, Ownership, Outcomes, Findings):
+@dataclass(frozen=True, slots=True)
+class Progress:
+    t: float
+    counts: dict[str, int]
+    sent: int
+    completed: int
+    failed: int
+    unknown: int
+    in_flight: int
+    events: int
+    connections: int
+    users: int
+    broken: int
+
+
+class Checker:
     """``Checker(config)``; ``feed`` (or ``feed_decoded``) every record in order; ``finish()``."""
+
+    def __init__(self, config: CheckConfig) -> None:
+        self.config = config
+        profile = self.profile = config.profile
+        self.normalise = Normaliser(profile)
+        self.markers = MarkerIndex()
+        self.chains = Chains()
+        self.identities = Identities(profile.short_id_suffix)
+        self.ledger = Ledger(profile, config.deadline)
+        self.runs = Runs(self.ledger, self.identities)
+        self.book = FindingBook(config.findings_cap, config.notify)
+        self.stats = RunStats(config.unknowns_cap, config.script_limit)
+        self.last_t = 0.0
+        self.next_maintenance = 0.0
+        self.end: End | None = None
+        self.meta: Meta | None = None
+        self.refusals = 0
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -71,29 +115,29 @@ class Checker(Judge, Ownership, Outcomes, Findings):
             self._clock(t, record.line)
         if self.end is not None and not isinstance(record, Meta):
             if not isinstance(record, Close):  # connections closing after the end are harmless
-                self.tally.broken(f"history line {record.line} comes after the end record")
+                self.stats.broken(f"history line {record.line} comes after the end record")
             return
         if isinstance(record, Recv):
             self._recv(record)
         elif isinstance(record, Send):
             self._send(record)
         elif isinstance(record, Open):
-            self._open(record)
+            self.ledger.open(record)
         elif isinstance(record, Close):
             self._close(record)
         elif isinstance(record, Login):
-            self._login(record)
+            self._found(self.identities.login(record.user, record.identity, record.t, record.line))
         elif isinstance(record, End):
             self.end = record
         elif isinstance(record, Meta):
             if self.meta is None:
                 self.meta = record
             if record.schema and record.schema != "xtalk.history/1":
-                self.tally.broken(f"history line {record.line} has schema {record.schema!r}, not xtalk.history/1")
+                self.stats.broken(f"history line {record.line} has schema {record.schema!r}, not xtalk.history/1")
         elif isinstance(record, ClientError):
-            self.tally.client_error(record.phase)
+            self.stats.client_errors[record.phase] += 1
         elif isinstance(record, Malformed):
-            self.tally.broken(f"history line {record.line}: {record.reason}")
+            self.stats.broken(f"history line {record.line}: {record.reason}")
 
     def feed_decoded(self, obj: Any, line: int, text: str | bytes) -> None:
         """The record in one decoded history line (``text``: the line, for content markers).
@@ -104,272 +148,433 @@ class Checker(Judge, Ownership, Outcomes, Findings):
             if t.__class__ is float and user.__class__ is str and conn.__class__ is str and frame is not None:
                 self._clock(t, line)
                 if self.end is not None:
-                    self.tally.broken(f"history line {line} comes after the end record")
+                    self.stats.broken(f"history line {line} comes after the end record")
                     return
-                # user and conn are strings (checked above): the ids' types cost nothing at run time
                 self._recv_frame(user, conn, t, line, frame, text, None)  # type: ignore[arg-type]
                 return
         self.feed(parse_record(obj, line, text if isinstance(text, str) else text.decode("utf-8", "replace")))
 
+    def progress(self) -> Progress:
+        """The run so far, for live views (never ends the checker, unlike ``finish``)."""
+        stats = self.stats
+        return Progress(
+            t=self.last_t,
+            counts={kind: n for kind, n in self.book.counts.items() if n},
+            sent=stats.sent, completed=stats.completed, failed=stats.failed, unknown=stats.unknown,
+            in_flight=self.ledger.in_flight, events=stats.events, connections=self.ledger.connections,
+            users=len(self.identities.identity), broken=stats.broken_count,
+        )
+
+    def kept(self) -> dict[str, list[Finding]]:
+        """The findings kept in full so far, per kind (each list grows in place, oldest first)."""
+        return self.book.kept
+
+    def drain_findings(self) -> list[Finding]:
+        """Every finding since the last call (only with ``CheckConfig(notify=True)``, for live
+        checking: the Locust user reports each to Locust as a failure of its request's phase)."""
+        return self.book.drain()
+
     def _clock(self, t: float, line: int) -> None:
         """Time arrives on the records: note it, and maintain once per second of it."""
         if t < self.last_t - TIME_JITTER:
-            self.tally.broken(f"time goes backwards at history line {line} ({t:.3f} s after {self.last_t:.3f} s)")
+            self.stats.broken(f"time goes backwards at history line {line} ({t:.3f} s after {self.last_t:.3f} s)")
         if t > self.last_t:
             self.last_t = t
         if t >= self.next_maintenance:
             self._maintain(t)
             self.next_maintenance = t + 1.0
 
-    def _login(self, record: Login) -> None:
-        previous = self.identity.get(record.user)
-        self.identity[record.user] = record.identity
-        known = self.identity_user.get(record.identity)
-        if known is None and record.identity not in self.collapsed:
-            if previous is None or previous == record.identity:
-                self.identity_user[record.identity] = record.user
-            return
-        if known == record.user:
-            return
-        # A shared identity is no evidence of ownership any more: the collapse is the finding.
-        self.identity_user.pop(record.identity, None)
-        self.collapsed.add(record.identity)
-        self._found(
-            AnomalyKind.IDENTITY_MISMATCH,
-            (record.line,),
-            record.t,
-            Explanation(
-                (("L", f"login of {record.user} at {record.t:.3f} s (history line {record.line})"),),
-                f"the auth service vouched for identity {record.identity} for {record.user},\n"
-                f"but it already belongs to {known or 'another user'}: two users collapse into one identity.",
-            ),
-            user=record.user,
-            owner=known,
-        )
+    def _maintain(self, now: float) -> None:
+        """Decide the runs whose deadline passed undecided; strip and forget old requests."""
+        config = self.config
+        self._judge_ready(self.runs.due(now, config.deadline))
+        ripe = self.ledger.ripe(now, config.retention)
+        for request in ripe:
+            self._judge_gaps(request)
+        self.ledger.strip(ripe)
+        for request in self.ledger.forget(now, config.tomb_retention):
+            self.runs.forget(request)
+            self.chains.forget(request.req)
+            if request.marker is not None:
+                self.markers.discard(request.marker)
 
-    def _conn(self, conn: ConnId, user: UserName, line: int) -> Conn:
-        found = self.conns.get(conn)
-        if found is None:
-            found = self._add_conn(Conn(conn, user, None, line))
-        return found
-
-    def _add_conn(self, conn: Conn) -> Conn:
-        old = self.conns.get(conn.conn)
-        if old is not None:
-            conn.requests, conn.last = old.requests, old.last  # a reopened id keeps its requests
-        self.conns[conn.conn] = conn
-        siblings = self.user_conns.setdefault(conn.user, [])
-        if old is not None and old in siblings:
-            siblings.remove(old)
-        siblings.append(conn)
-        return conn
-
-    def _open(self, record: Open) -> None:
-        conn = self._add_conn(Conn(record.conn, record.user, record.engine, record.line))
-        conn.probe = record.probe
-        if record.expect == "refusal":
-            conn.refusal_probe = record.probe or "probe"
-            conn.probe_line = record.line
-            return  # a connection meant to be refused is not an attempt that may fail
-        self.tally.connections += 1
+    # ---- records ---------------------------------------------------------------------------
 
     def _send(self, record: Send) -> None:
-        conn = self._conn(record.conn, record.user, record.line)
-        if record.req is None or record.req in self.requests:
+        request = self.ledger.send(record)
+        if request is None:
             return
-        frame = record.frame if isinstance(record.frame, dict) else {}
-        verb = str(frame.get("type") or "request")
-        text = first_str(frame, self.profile.request_text)
-        key: str | None = record.script
-        if key is not None:
-            pass  # the harness said which requests ask the same thing (a script, a matrix group)
-        elif isinstance(frame.get("script"), str):
-            key = frame["script"]
-        elif text is not None:
-            key = text.replace(record.marker, "").strip() if record.marker else text.strip()
-        request = Request(
-            record.req,
-            record.user,
-            record.conn,
-            record.t,
-            record.line,
-            record.thread,
-            record.marker,
-            conn.engine or "default",
-            key,
-            verb,
-            frame,
-            record.t + self.config.deadline,
-            probe=record.probe,
-        )
-        self.requests[record.req] = request
-        conn.requests.append(request)
-        conn.last = request
-        if record.thread is not None and record.probe is None:  # a probe may send another's thread
-            if self.threads.setdefault(record.thread, record.user) != record.user:
-                self.threads[record.thread] = None
         if record.marker is not None:
-            self.markers.add(record.marker, record.req)
-        self.tally.sent += 1
-        self.in_flight += 1
-        self.tally.max_in_flight = max(self.tally.max_in_flight, self.in_flight)
-        self.overlap.start(record.user)
+            self.markers.add(record.marker, record.req)  # type: ignore[arg-type]
+        echo = self.ledger.echo_id(request)
+        if echo is not None:
+            self.chains.sent(echo, request.req)
+        self.stats.sent_request(request, self.ledger.in_flight)
 
     def _close(self, record: Close) -> None:
-        conn = self._conn(record.conn, record.user, record.line)
-        for run in list(conn.traces):
-            self._decide(run)
+        conn = self.ledger.conn(record.conn, record.user, record.line)
+        self._judge_ready(self.runs.closing(conn.conn))
         conn.closed_by = record.by
         if not conn.requests:
             return
-        lost: list[Request] = []
-        for request in list(conn.requests):
-            if request.deadline_at <= record.t:
-                self._drop(request, record.t)  # its deadline passed while the connection was open
-            elif record.by == "server":
-                lost.append(request)
-                self._settle(request, Outcome.FAILED, record.t)
-            else:
-                self._settle(request, Outcome.UNKNOWN, record.t, reason="the harness closed its connection")
-        if lost:
-            first = lost[0]
-            self._found(
-                AnomalyKind.CONNECTION_LOST,
-                tuple(sorted({r.line for r in lost} | {record.line})),
-                record.t,
-                Explanation(
-                    (
-                        ("R", describe_send(first.verb, first.user, first.conn, first.t, first.line)),
-                        ("C", f"close {record.code} {record.reason!r} by the server at {record.t:.3f} s "
-                              f"(history line {record.line})"),
-                    ),
-                    f"C closed {record.conn} while {len(lost)} request(s) on it were in flight (R the first):\n"
-                    "their answers can no longer arrive.",
-                ),
-                user=record.user,
-                owner=record.user,
-                conn=record.conn,
-                req=first.req,
-                engine=first.engine,
-            )
+        endings, lost = on_close(list(conn.requests), record, self.config.deadline, conn.refused)
+        for ending in endings:
+            self._end(ending)
+        if lost is not None:
+            self._found(lost, lost.engine)
 
     def _recv(self, record: Recv) -> None:
         if record.frame is None:
-            self._conn(record.conn, record.user, record.line)
-            self._protocol(record, "the server sent text that is not JSON")
+            self.ledger.conn(record.conn, record.user, record.line)
+            self._found(protocol_error(record.user, record.conn, record.t, record.line, record.raw,
+                                       "the server sent text that is not JSON"))
             return
         self._recv_frame(record.user, record.conn, record.t, record.line, record.frame, record.text, record)
 
     def _recv_frame(
         self, user: UserName, conn_id: ConnId, t: float, line: int, frame: Any, text: str | bytes, record: Recv | None
     ) -> None:
-        """A received JSON frame; ``record`` is built only when a rare path needs it."""
-        conn = self.conns.get(conn_id)
+        conn = self.ledger.conns.get(conn_id)
         if conn is None:
-            conn = self._conn(conn_id, user, line)
+            conn = self.ledger.conn(conn_id, user, line)
         events = self.normalise(frame)
         if isinstance(events, Problem):
-            record = record or self._record(user, conn_id, t, line, frame, text)
-            self._protocol(record, events.reason)
+            self._found(protocol_error(user, conn_id, t, line, frame, events.reason), conn.engine)
             return
-        if not events:
-            return
-        markers: tuple[tuple[Marker, ReqId], ...] | None = None
+        line_markers: tuple[tuple[Marker, ReqId], ...] | None = None
         for event in events:
             kind = event.kind
             if kind is _NOISE:
                 continue
-            if kind is _SERVER_ERROR:
-                record = record or self._record(user, conn_id, t, line, frame, text)
-                if not self._expected_error(conn, record):
-                    self._protocol(record, "the server sent an error frame")
-                continue
-            if conn.refusal_probe is not None:
-                record = record or self._record(user, conn_id, t, line, frame, text)
-                self._probe_accepted(conn, event, record)
-            if kind is _WELCOME:
-                record = record or self._record(user, conn_id, t, line, frame, text)
-                self._welcome(conn, event, record)
-                continue
-            if markers is None:
-                markers = self.markers.scan(text)
-            self.tally.events += 1
-            d = Delivery(event, user, conn_id, t, line, frame, markers)
-            if event.run_id is not None:  # a decided run (most events): straight to judging
-                owner = self.run_owner.get(event.run_id, UNBOUND)
-                if owner is not UNBOUND:
-                    self._deliver(owner, d)
+            if kind is _SERVER_ERROR or conn.refusal_probe is not None:
+                if not self._screen(conn, event, kind, t, line, frame):
                     continue
-            self._route(conn, d)
+            if kind is _WELCOME:
+                self._welcome(conn, event, t, line, frame)
+                continue
+            if event.item is not None:  # a batched event: its markers are its own, not the frame's
+                markers = self.markers.scan(orjson.dumps(event.item)) if len(self.markers) else ()
+            else:
+                if line_markers is None:
+                    line_markers = self.markers.scan(text)
+                markers = line_markers
+            self.stats.events += 1
+            self._deliver(conn, Delivery(event, user, conn_id, t, line, frame, markers))
+
+    def _screen(self, conn: Conn, event: Event, kind: EventKind, t: float, line: int, frame: Any) -> bool:
+        """Error frames and probe connections (``frames.classify``); True: go on as an event."""
+        own = event.item if event.item is not None else frame
+        refusal = kind is _SERVER_ERROR and bool(self.profile.refusal) and all(
+            c.holds(own) for c in self.profile.refusal
+        )
+        verdict = classify(conn, kind, refusal)
+        if verdict is Frame.PROBE_VIOLATION:
+            self._found(probe_violation(conn, event.type, t, line, frame), conn.engine)
+            conn.refusal_probe = None  # one finding per connection
+            return True
+        if verdict is Frame.EVENT:
+            return True
+        if verdict is Frame.PROBE_REQUEST_ANSWER:
+            for request in list(conn.requests):
+                if request.probe is not None:
+                    self._end(Ending(request, Outcome.OK, t))  # refused, as the probe hopes
+                    break
+        elif verdict is Frame.REFUSAL:
+            conn.refused = True
+            self.refusals += 1
+        elif verdict is Frame.PROTOCOL_ERROR:
+            self._found(protocol_error(conn.user, conn.conn, t, line, frame, "the server sent an error frame"),
+                        conn.engine)
+        return False
+
+    def _welcome(self, conn: Conn, event: Event, t: float, line: int, frame: Any) -> None:
+        if event.mode and conn.engine is None:
+            conn.engine = event.mode
+        if conn.welcomed or event.user_id is None:
+            return
+        conn.welcomed = True
+        self._found(self.identities.welcome(conn.user, conn.conn, event.user_id, event.type, t, line, frame),
+                    conn.engine)
+
+    # ---- deliveries ------------------------------------------------------------------------
+
+    def _deliver(self, conn: Conn, d: Delivery) -> None:
+        event = d.event
+        run = event.run_id
+        echo: Request | None = None
+        if run is None and self.chains and (event.step is not None or event.parent is not None):
+            req = self.chains.resolve(event.step, event.parent)
+            echo = self.ledger.requests.get(req) if req is not None else None
+            if echo is not None:
+                run = event.run_id = RunId(self.ledger.echo_id(echo) or echo.req)
+        if run is not None:
+            binding = self.runs.bound.get(run)
+            if binding is not None:  # a decided run (most events): judged at once
+                self._judge(d, binding)
+            else:
+                self._judge_ready(self.runs.add(conn, d, echo))
+            return
+        self._loose(conn, d)
+
+    def _loose(self, conn: Conn, d: Delivery) -> None:
+        """An event without a run id (SPEC "foreign events never advance the receiver's run"):
+        one whose user id, thread or marker names another user is that user's event delivered
+        here, judged on its own; one that names nobody else belongs to the run in progress on its
+        connection, else to the request in flight there."""
+        event = d.event
+        receiver = d.user
+        marked = self._marked(d)
+        own = next((r for _, r in marked if r.user == receiver), None)
+        if own is not None:
+            ready = self.runs.join(conn, d, own)  # the run answering it is still undecided: join it
+            if ready is not None:
+                self._judge_ready(ready)
+            else:
+                self._judge(d, Binding(own, Evidence.CONNECTION, owner_received=True))
+            return
+        uid_user = self.identities.named(event.user_id)
+        thread_user = self.ledger.thread_user(event.thread_id)
+        other = uid_user if uid_user is not None and uid_user != receiver else None
+        if other is None and thread_user is not None and thread_user != receiver:
+            other = thread_user
+        if other is not None:
+            target = next((r for _, r in marked if r.user == other), None) or self._in_flight_of(other)
+            self._judge(d, Binding(target, Evidence.IDS) if target is not None else None)
+            return
+        if any(r.user != receiver for _, r in marked):
+            self._judge(d, None)  # another user's content, and nothing else: a content leak
+            return
+        ready = self.runs.join(conn, d)
+        if ready is not None:
+            self._judge_ready(ready)
+            return
+        request = self.ledger.by_connection(conn, event.thread_id)
+        self._judge(d, Binding(request, Evidence.CONNECTION, owner_received=True) if request is not None else None)
+
+    def _in_flight_of(self, user: UserName) -> Request | None:
+        for conn in self.ledger.user_conns.get(user, ()):
+            if conn.requests:
+                return conn.requests[0]
+        return None
+
+    def _marked(self, d: Delivery) -> list[tuple[Marker, Request]]:
+        if not d.markers:
+            return []
+        requests = self.ledger.requests
+        return [(marker, requests[req]) for marker, req in d.markers if req in requests]
+
+    def _judge_ready(self, ready: Ready) -> None:
+        for d, binding in ready:
+            self._judge(d, binding)
+
+    def _judge(self, d: Delivery, binding: Binding | None) -> None:
+        """One delivery: ``attribute`` decides; this applies the decision."""
+        event = d.event
+        receiver = d.user
+        uid = event.user_id
+        uid_user = self.identities.named(uid) if uid is not None else None
+        thread = event.thread_id
+        thread_user = self.ledger.thread_user(thread) if thread is not None else None
+        stranger: str | None = None
+        if uid is not None and uid_user is None:
+            judged = self.identities.judge(Source.EVENT, receiver, uid)
+            stranger = judged[0] if judged is not None else None
+        decision = attribute(
+            d, binding, uid_user=uid_user, thread_user=thread_user,
+            marked=self._marked(d) if d.markers else [], stranger=stranger,
+        )
+        book = self.book
+        request = binding.request if binding is not None else None
+        if decision is OWN:
+            book.lane(d, receiver)
+            book.delivered(d, receiver)
+            assert request is not None
+            if binding is not None and not binding.owner_received:
+                self.runs.note_owner_received(binding, d)
+            self._advance(request, d, counted=False)
+            return
+        if decision.leaked is not None:
+            decision.leaked.leaked = True
+        if decision.finding is not None:
+            conn = self.ledger.conns.get(d.conn)
+            engine = request.engine if request is not None else (conn.engine or "default") if conn else None
+            self._found(decision.finding, engine)
+        book.lane(d, decision.owner or receiver)
+        book.delivered(d, decision.source or receiver, decision.content)
+        if decision.advances and request is not None:
+            self._advance(request, d, counted=decision.kind is not None)
+
+    def _advance(self, request: Request, d: Delivery, counted: bool) -> None:
+        """The receiver's own request: duplicates, then its lifecycle."""
+        event = d.event
+        if event.kind is _RUN_OTHER:
+            return
+        repeat = request.seen.repeat(event, d.conn, d.line, d.t)
+        if repeat is not None:
+            duplicate, (_, earlier_line, _, earlier_t) = repeat
+            if duplicate and not counted:
+                self._found(duplicate_finding(d, request.user, request.req, request.engine, earlier_line, earlier_t),
+                            request.engine)
+            return
+        life = request.life
+        was_final = life.final
+        judgements = life.observe(event, d.line, d.t, counted)
+        for judgement in judgements:
+            self._found(self._judged(request, d, judgement), request.engine)
+        if not was_final and life.final and request.outcome is None:
+            self._end(finished(request, d.t), answered=True)
+
+    def _end(self, ending: Ending, answered: bool = False) -> None:
+        request = ending.request
+        if not self.ledger.settle(request, ending.outcome, ending.t):
+            return
+        self.stats.ended(request, ending.outcome, ending.dropped, ending.reason)
+        if ending.finding is not None:
+            self._found(ending.finding, request.engine)
+        if answered and ending.outcome is Outcome.OK:
+            self.stats.answered(request, ending.t)
+
+    def _judge_gaps(self, request: Request) -> None:
+        gap = gaps(request)
+        request.gaps_judged = True
+        if gap is not None:
+            self._found(gap, request.engine)
+
+    def _found(self, finding: Finding | None, engine: str | None = None) -> None:
+        if finding is not None:
+            self.book.add(finding, engine)
 
     @staticmethod
-    def _record(user: UserName, conn: ConnId, t: float, line: int, frame: Any, text: str | bytes) -> Recv:
-        decoded = text if isinstance(text, str) else text.decode("utf-8", "replace")
-        return Recv(line, t, user, conn, frame, None, decoded)
-
-    def _maintain(self, now: float) -> None:
-        """Once per second of history time: decide the runs whose deadline passed undecided, then
-        strip and forget old requests."""
-        deadline = self.config.deadline
-        self._decide_all([run for run, trace in self.traces.items() if trace.first_t + deadline <= now])
-        self._retire(now)
-
-    def drain_findings(self) -> list[Finding]:
-        """Every finding since the last call (only with ``CheckConfig(notify=True)``, for live
-        checking: the Locust user reports each to Locust as a failure of its request's phase)."""
-        notes, self.notes = self.notes, []
-        return notes
+    def _judged(request: Request, d: Delivery, judgement: Judgement) -> Finding:
+        event = d.event
+        witness = judgement.witness + ((request.line,) if judgement.kind is AnomalyKind.MIXED_ENGINE_RUN else ())
+        return Finding(
+            judgement.kind,
+            tuple(sorted(set(witness))),
+            Explanation(
+                (
+                    ("R", describe_send(request.verb, request.user, request.conn, request.t, request.line)),
+                    ("E", describe_recv(event.type, d.user, d.conn, d.t, d.line)),
+                ),
+                f"E belongs to R (run_id {event.run_id or 'absent'}), and {judgement.why}.",
+            ),
+            d.t,
+            user=d.user, owner=request.user, run_id=event.run_id, conn=d.conn, req=request.req,
+            engine=request.engine, evidence=((d.line, d.frame),),
+        )
 
     # ---- the end ---------------------------------------------------------------------------
 
     def finish(self) -> Verdict:
-        self._decide_all(list(self.traces))
+        self._judge_ready(self.runs.decide_all())
         end_t = self.end.t if self.end is not None else self.last_t
         if self.end is None:
-            self.tally.broken(
+            self.stats.broken(
                 "the history has no end record: the run did not finish cleanly, so requests still in "
                 "flight are unknown rather than dropped"
             )
-        for request in [r for c in self.conns.values() for r in c.requests]:
-            if self.end is not None and request.deadline_at <= end_t:
-                self._drop(request, end_t)
-            else:
-                reason = "in flight at the end of the run, before its deadline"
-                if self.end is None:
-                    reason = "in flight when the history stopped (no end record)"
-                self._settle(request, Outcome.UNKNOWN, end_t, reason=reason)
-        for request in self.finished:
-            self._judge_gaps(request)
-        self._divergence()
-        matrix: Counter[tuple[str, str]] = Counter(self.matrix)
-        for user, n in self.own_events.items():
-            matrix[(user, user)] += n
-        pairs, exact = self.overlap.pairs()
-        return build_verdict(
-            self.tally,
-            users=len(set(self.identity) | {c.user for c in self.conns.values()}),
-            overlapping_pairs=pairs,
-            pairs_exact=exact,
-            latency={phase: h.summary() for phase, h in self.latency.items()},
-            engine_latency={engine: h.summary() for engine, h in self.engine_latency.items()},
-            series=self.series.points,
-            matrix=matrix,
-            swimlanes=self._swimlanes(),
-            groups=self._engine_groups(),
-            end_t=end_t,
-            drain=self.end.drain if self.end is not None else None,
-            meta={
-                "scenario": self.meta.scenario if self.meta else None,
-                "started_at": self.meta.started_at if self.meta else None,
-                "profile": self.profile.name,
-            },
+        for ending in at_end(self.ledger.unfinished(), end_t, self.end is not None, self.config.deadline):
+            self._end(ending)
+        for request in self.ledger.finished:
+            if not request.gaps_judged:
+                self._judge_gaps(request)
+        for finding, engine in divergence_findings(self.stats.scripts):
+            self._found(finding, engine)
+        return self._verdict(end_t)
+
+    def _verdict(self, end_t: float) -> Verdict:
+        config, stats, book = self.config, self.stats, self.book
+        latency = {phase: h.summary() for phase, h in stats.latency.items()}
+        judged = stats.sent - stats.unknown
+        completion = stats.completed / judged if judged > 0 else None
+        connect_errors = sum(n for phase, n in stats.client_errors.items() if phase in CONNECT_PHASES)
+        attempts = self.ledger.connections + connect_errors
+        connection_error_ratio = connect_errors / attempts if attempts else None
+        pairs, exact = stats.overlap.pairs()
+        counts = Counts(
+            anomalies={kind: book.counts.get(kind, 0) for kind in ANOMALY_KINDS},
+            limits={kind: config.limit(kind) for kind in ANOMALY_KINDS},
+            sent=stats.sent, completed=stats.completed, failed=stats.failed, unknown=stats.unknown,
+            dropped=stats.dropped, overlapping_pairs=pairs, broken=tuple(stats.broken_reasons),
+            broken_count=stats.broken_count, interrupted=config.interrupted,
         )
+        checked = thresholds(config, latency, completion, connection_error_ratio)
+        decision, reasons, inconclusive = decide(counts, checked)
+        kept = sorted((f for kind in ANOMALY_KINDS for f in book.kept.get(kind, [])), key=lambda f: (f.t, f.witness))
+        users = len(self.identities.users() | {c.user for c in self.ledger.conns.values()})
+        matrix = book.full_matrix()
+        meta = self.meta
+        run_meta = {
+            "scenario": meta.scenario if meta else None,
+            "started_at": meta.started_at if meta else None,
+            "profile": self.profile.name,
+        }
+        incidents = book.shown_incidents()
+        details = {
+            "users": users,
+            "events": stats.events,
+            "coverage": {
+                "users": users,
+                "connections": self.ledger.connections,
+                "overlapping_user_pairs": pairs,
+                "overlapping_user_pairs_exact": exact,
+                "max_concurrent_requests": stats.max_in_flight,
+                "engines": sorted(stats.engines),
+                "completion_ratio": None if completion is None else round(completion, 4),
+                "connection_error_ratio": None if connection_error_ratio is None else round(connection_error_ratio, 4),
+                "refused_connections": self.refusals,
+            },
+            "client_errors": dict(stats.client_errors),
+            "broken_assumptions": list(stats.broken_reasons),
+            "matrix": {
+                "users": sorted({u for pair in matrix for u in pair}),
+                "cells": [[owner, receiver, n] for (owner, receiver), n in sorted(matrix.items())],
+                "content": [[owner, receiver, n] for (owner, receiver), n in sorted(book.content.items())],
+                "groups": self._engine_groups(),
+            },
+            "latency": {"phases": latency, "series": [list(p) for p in stats.series.points]},
+            "engines": {
+                name: {
+                    "requests": e.requests,
+                    "completed": e.completed,
+                    "failed": e.failed,
+                    "unknown": e.unknown,
+                    "anomalies": book.engine_counts.get(name, 0),
+                    "p95_completed": stats.engine_latency[name].summary()["p95"] if name in stats.engine_latency else None,
+                }
+                for name, e in sorted(stats.engines.items())
+            },
+            "unknowns": list(stats.unknowns),
+            "finding_groups": [
+                {"kind": kind, "count": n, "shown": len(book.kept.get(kind, []))}
+                for kind, n in counts.anomalies.items()
+                if n
+            ],
+            "incidents": [
+                {
+                    "kind": i.kind.value, "kinds": dict(i.kinds), "owner": i.owner, "receiver": i.receiver,
+                    "run_id": i.run_id, "req": i.req, "engine": i.engine, "events": i.events,
+                    "t": round(i.t, 3), "first_witness": list(i.first_witness),
+                }
+                for i in incidents
+            ],
+            "incident_count": len(book.incident_hashes),
+            "swimlanes": {user: [list(e) for e in lane] for user, lane in book.swimlanes().items()},
+            "run": {
+                **{k: v for k, v in run_meta.items() if v is not None},
+                **{k: v for k, v in config.run.items() if v is not None},
+                "duration": round(end_t, 3),
+                "drain": self.end.drain if self.end is not None else None,
+            },
+            "recheck": config.recheck,
+        }
+        return Verdict(decision, reasons, inconclusive, counts, checked, tuple(kept), freeze(details))
 
     def _engine_groups(self) -> dict[str, list[str]]:
         """Users by the engine path of their first connection, for grouping large matrices."""
         groups: dict[str, list[str]] = {}
         seen: set[str] = set()
-        for conn in self.conns.values():
+        for conn in self.ledger.conns.values():
             if conn.user not in seen:
                 seen.add(conn.user)
                 groups.setdefault(conn.engine or "default", []).append(conn.user)

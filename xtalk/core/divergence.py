@@ -1,4 +1,4 @@
-"""Engine divergence: the same scripted request answered differently by two engine paths.
+"""Engine divergence (``engine_divergence``): the same scripted request answered differently by two engine paths.
 
 A request's script key is its ``script`` field, else its text with its content marker removed.
 For each key and engine path the book keeps the first answer: the labels of its events, in

@@ -37,6 +37,9 @@ class Event:
     stamp: Any = None  # the frame's time stamp
     retry: bool = False  # the frame says it is a retry (attempt >= 2)
     mode: str | None = None  # welcomes: the engine path the server says it serves
+    step: str | None = None  # its own step or message id (profiles with parent chains)
+    parent: str | None = None  # the id of the step it hangs under
+    item: dict[str, Any] | None = None  # a batched event's own object: its markers are its own, not the frame's
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +149,8 @@ class _Plan:
     tool_name: Getter
     welcome_user_id: Getter
     welcome_mode: Getter
+    step_id: Getter
+    parent_id: Getter
     rules: tuple[Rule, ...]
     drop: tuple[str, ...]  # the shape's fields that the dedup key leaves out (retry counter, time stamp)
     stamp: bool  # the shape has the profile's time stamp field
@@ -166,6 +171,7 @@ class Normaliser:
         self.retry_field = profile.retry_field
         self.canonical = profile.canonical
         self.type_of = _getter(profile.type_path)
+        self.chained = bool(profile.step_id)
         # Phase rules per frame type, compiled once: (kind, conditions, the name reported).
         self.rules: dict[str, list[tuple[EventKind, tuple[Predicate, ...], str]]] = {}
         for rule in profile.rules:
@@ -199,7 +205,8 @@ class Normaliser:
         plan = _Plan(
             get(profile.run_id), get(profile.user_id), get(profile.thread_id),
             get(profile.agent_name), get(profile.tool_call_id), get(profile.tool_name),
-            get(profile.welcome_user_id), get(profile.welcome_mode), tuple(rules),
+            get(profile.welcome_user_id), get(profile.welcome_mode), get(profile.step_id), get(profile.parent_id),
+            tuple(rules),
             tuple(k for k in keys if k in self.ignore), self.stamp_field in present, self.retry_field in present,
         )
         if len(self.plans) >= self.PLAN_CACHE:
@@ -265,7 +272,7 @@ class Normaliser:
         if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
             tool_name = _text(plan.tool_name(frame))
             tool = _text(plan.tool_call_id(frame))
-        return Event(
+        event = Event(
             kind,
             shown or self.canonical.get(type_name, type_name),
             run or None,
@@ -279,6 +286,10 @@ class Normaliser:
             frame.get(self.stamp_field) if plan.stamp else None,
             self._is_retry(frame) if plan.retry else False,
         )
+        if self.chained:
+            event.step = _text(plan.step_id(frame)) or None
+            event.parent = _text(plan.parent_id(frame)) or None
+        return event
 
     def __call__(self, frame: Any) -> list[Event] | Problem:
         """The events one received frame carries; unknown types yield none (servers send many)."""
@@ -314,6 +325,9 @@ class Normaliser:
                 inner = self(item)
                 if isinstance(inner, Problem):
                     return Problem(f"a batched event cannot be normalised: {inner.reason}")
+                for event in inner:
+                    if event.item is None:
+                        event.item = item
                 events.extend(inner)
             return events
         if not isinstance(groups, dict):
@@ -325,7 +339,10 @@ class Normaliser:
             if kind is None:
                 continue
             for item in items:
-                events.append(self.event({"type": type_name, **item}, type_name, kind))
+                whole = {"type": type_name, **item}
+                event = self.event(whole, type_name, kind)
+                event.item = whole
+                events.append(event)
         return events
 
 

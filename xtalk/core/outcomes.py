@@ -1,194 +1,138 @@
-"""Request outcomes: how each request ends, and how long it is remembered after.
+"""Request outcomes: how each request ends (``dropped_response`` and ``connection_lost`` are
+decided here; ``incomplete_run`` is judged here on what ``Lifecycle.missing`` says).
 
-A request ends once (``_settle``): ``ok`` when its run's final event arrives and it did not fail;
-``failed`` on ``agent_error``/``agent_death``, on a close by the server (``connection_lost``), or
-when its deadline passed with no final event while its connection stayed open
-(``dropped_response``, unless a leak already explains the silence); ``unknown`` when the harness
-closed the connection, or the run ended before its deadline, or the request was a probe the
-server ignored. Unknown is never counted as dropped.
+A request ends once, with an ``Ending``:
 
-What is kept after the end (``_retire``, called once per second of history time):
+- ``ok`` when its run's final event reached its user and it did not fail; ``failed`` on
+  ``agent_error``/``agent_death``;
+- at its deadline with no final event while its connection stayed open (``expire``):
+  ``dropped_response`` (failed), unless another user received its run (a leak already explains
+  the silence: failed, not dropped), or it was a probe the server ignored (unknown);
+- when its connection closes (``on_close``): past its deadline, as ``expire``; closed by the
+  server while in flight, ``connection_lost`` (failed), unless the server had refused the
+  connection's credentials (unknown: a client error); closed by the harness, unknown;
+- at the end of the run (``at_end``): past its deadline, as ``expire``; else unknown, in flight
+  before its deadline (or the history stopped without an end record).
 
-- for ``retention`` seconds, everything: late duplicates are retries seconds apart, and a late
-  half of a tool call must count as late, not missing (``incomplete_run`` is judged when the
-  retention ends, ``_judge_gaps``);
-- then, until ``tomb_retention``, only what ties its runs and marker to it (``stripped``): its
-  dedup keys, request frame and event labels go; a late event of its runs is still
-  ``event_after_completion``, and a marker of it still a content leak;
-- then nothing (``_forget``): an event of its runs is a phantom; it came far too late.
-
-So memory is bounded by the requests finished within ``tomb_retention`` (by default 2 deadlines
-plus the drain window), whatever the history's length. The latency histograms, the sampled
-series and the script book (``xtalk.core.divergence``: one ``SentRequest`` and one label
-sequence per script and engine path, at most ``script_limit`` scripts) are bounded too.
+Unknown is never counted as dropped. The functions are pure: they read the request and return
+what happens to it; the checker applies it.
 """
 
 from __future__ import annotations
 
-from xtalk.core.anomaly import AnomalyKind, Explanation
-from xtalk.core.coverage import Histogram
+from dataclasses import dataclass
+
+from xtalk.core.anomaly import AnomalyKind, Explanation, Finding
 from xtalk.core.explain import describe_send
-from xtalk.core.lifecycle import Lifecycle, SettledLife
-from xtalk.core.profile import EventKind
-from xtalk.core.state import CheckerState, Request, SentRequest
-from xtalk.core.verdict import Outcome
-
-_LATENCY_PHASES = (
-    ("agent_started", EventKind.STARTED),
-    ("agent_thinking", EventKind.THINKING),
-    ("agent_completed", EventKind.COMPLETED),
-)
+from xtalk.core.lifecycle import Lifecycle
+from xtalk.core.records import Close
+from xtalk.core.requests import Outcome, Request
 
 
-class Outcomes(CheckerState):
-    def _finish_request(self, request: Request, t: float) -> None:
-        life = request.life
-        assert isinstance(life, Lifecycle)  # a request is stripped only after it finished
-        if life.failed:
-            self._settle(request, Outcome.FAILED, t)
-            return
-        self._settle(request, Outcome.OK, t)
-        for phase, kind in _LATENCY_PHASES:
-            seen = life.first_seen.get(kind) if kind is not EventKind.COMPLETED else t
-            if seen is None:
-                continue
-            seconds = max(0.0, seen - request.t)
-            histogram = self.latency.get(phase)
-            if histogram is None:
-                histogram = self.latency[phase] = Histogram()
-            histogram.add(seconds)
-            self.series.add((round(request.t, 3), phase, round(seconds, 6)))
-            if phase == "agent_completed":
-                histogram = self.engine_latency.get(request.engine)
-                if histogram is None:
-                    histogram = self.engine_latency[request.engine] = Histogram()
-                histogram.add(seconds)
-        key = request.key
-        if self.scripts.accepts(key):
-            self.scripts.remember(
-                key,
-                request.engine,
-                tuple(life.sequence),
-                SentRequest(request.req, request.user, request.conn, request.t, request.line, request.verb, t),
-            )
+@dataclass(frozen=True, slots=True)
+class Ending:
+    request: Request
+    outcome: Outcome
+    t: float
+    reason: str | None = None  # why unknown
+    dropped: bool = False
+    finding: Finding | None = None
 
-    def _judge_gaps(self, request: Request) -> None:
-        """A finished run's missing events, judged once late events had their chance to arrive
-        (a late one is event_after_completion only, not also a gap)."""
-        life = request.life
-        gap = life.missing()
-        if gap is None or request.leaked or request.gaps_judged:
-            return
-        request.gaps_judged = True
-        what, witness = gap
-        self._found(
-            AnomalyKind.INCOMPLETE_RUN,
-            (request.line,) + witness,
-            request.final_t or request.t,
-            Explanation(
-                (("R", describe_send(request.verb, request.user, request.conn, request.t, request.line)),),
-                f"R's run finished (history line {life.final_line}) without {what}.",
+
+def finished(request: Request, t: float) -> Ending:
+    """Its run's final event reached its user."""
+    life = request.life
+    failed = isinstance(life, Lifecycle) and life.failed
+    return Ending(request, Outcome.FAILED if failed else Outcome.OK, t)
+
+
+def expire(request: Request, t: float, deadline: float) -> Ending:
+    """Its deadline passed with no final event while its connection stayed open."""
+    if request.probe is not None:
+        return Ending(request, Outcome.UNKNOWN, t, reason=f"the server ignored the {request.probe} probe")
+    if request.leaked:
+        return Ending(request, Outcome.FAILED, t)  # another user received its run: the leak is the finding
+    finding = Finding(
+        AnomalyKind.DROPPED_RESPONSE,
+        (request.line,),
+        Explanation(
+            (("R", describe_send(request.verb, request.user, request.conn, request.t, request.line)),),
+            f"R had no final event by its deadline ({deadline:g} s, at {request.deadline_at:.3f} s) "
+            f"nor by the end of the drain,\nwhile {request.conn} stayed open.",
+        ),
+        request.deadline_at,
+        user=request.user, owner=request.user, run_id=request.run, conn=request.conn, req=request.req,
+        engine=request.engine,
+    )
+    return Ending(request, Outcome.FAILED, t, dropped=True, finding=finding)
+
+
+def on_close(requests: list[Request], close: Close, deadline: float, refused: bool) -> tuple[list[Ending], Finding | None]:
+    """The unfinished requests of a connection that closed, and its ``connection_lost`` finding."""
+    endings: list[Ending] = []
+    lost: list[Request] = []
+    for request in requests:
+        if request.deadline_at <= close.t:
+            endings.append(expire(request, close.t, deadline))
+        elif close.by != "server":
+            endings.append(Ending(request, Outcome.UNKNOWN, close.t, reason="the harness closed its connection"))
+        elif refused:
+            endings.append(Ending(request, Outcome.UNKNOWN, close.t, reason="the server refused the credentials"))
+        else:
+            lost.append(request)
+            endings.append(Ending(request, Outcome.FAILED, close.t))
+    if not lost:
+        return endings, None
+    first = lost[0]
+    finding = Finding(
+        AnomalyKind.CONNECTION_LOST,
+        tuple(sorted({r.line for r in lost} | {close.line})),
+        Explanation(
+            (
+                ("R", describe_send(first.verb, first.user, first.conn, first.t, first.line)),
+                ("C", f"close {close.code} {close.reason!r} by the server at {close.t:.3f} s (history line {close.line})"),
             ),
-            user=request.user,
-            owner=request.user,
-            conn=request.conn,
-            req=request.req,
-            engine=request.engine,
-            run=request.runs[0] if request.runs else None,
-        )
+            f"C closed {close.conn} while {len(lost)} request(s) on it were in flight (R the first):\n"
+            "their answers can no longer arrive.",
+        ),
+        close.t,
+        user=close.user, owner=close.user, conn=close.conn, req=first.req, engine=first.engine,
+    )
+    return endings, finding
 
-    def _drop(self, request: Request, t: float) -> None:
-        if request.probe is not None:
-            self._settle(request, Outcome.UNKNOWN, t, reason=f"the server ignored the {request.probe} probe")
-            return
-        if not request.leaked:
-            self._found(
-                AnomalyKind.DROPPED_RESPONSE,
-                (request.line,),
-                request.deadline_at,
-                Explanation(
-                    (("R", describe_send(request.verb, request.user, request.conn, request.t, request.line)),),
-                    f"R had no final event by its deadline ({self.config.deadline:g} s, at "
-                    f"{request.deadline_at:.3f} s) nor by the end of the drain,\n"
-                    f"while {request.conn} stayed open.",
-                ),
-                user=request.user,
-                owner=request.user,
-                conn=request.conn,
-                req=request.req,
-                engine=request.engine,
-                run=request.runs[0] if request.runs else None,
+
+def at_end(requests: list[Request], end_t: float, has_end: bool, deadline: float) -> list[Ending]:
+    endings: list[Ending] = []
+    for request in requests:
+        if has_end and request.deadline_at <= end_t:
+            endings.append(expire(request, end_t, deadline))
+        else:
+            reason = (
+                "in flight at the end of the run, before its deadline"
+                if has_end
+                else "in flight when the history stopped (no end record)"
             )
-        self._settle(request, Outcome.FAILED, t, dropped=not request.leaked)
+            endings.append(Ending(request, Outcome.UNKNOWN, end_t, reason=reason))
+    return endings
 
-    def _settle(
-        self, request: Request, outcome: Outcome, t: float, reason: str | None = None, dropped: bool = False
-    ) -> None:
-        if request.outcome is not None:
-            return
-        request.outcome = outcome
-        request.final_t = t
-        conn = self.conns.get(request.conn)
-        if conn is not None and request in conn.requests:
-            conn.requests.remove(request)
-        self.in_flight -= 1
-        self.overlap.stop(request.user)
-        self.tally.outcome(request.engine, outcome, dropped, request.req, request.user, reason)
-        self.finished.append(request)
 
-    def _retire(self, now: float) -> None:
-        """Strip the requests finished ``retention`` ago, forget those finished ``tomb_retention`` ago."""
-        # Finished requests keep their full state a little while (late duplicates are retries
-        # seconds apart), then only what ties their runs to them, then nothing.
-        while self.finished and (self.finished[0].final_t or 0.0) < now - self.config.retention:
-            old = self.finished.popleft()
-            self._judge_gaps(old)
-            old.seen = {}
-            old.frame = None
-            old.key = None
-            if isinstance(old.life, Lifecycle):
-                if old.life.final_line is not None:  # its run is over: keep the final line only
-                    old.life = SettledLife(old.life.final_line, old.life.failed)
-                else:  # settled without a final event (dropped, lost, unknown): events may still come
-                    old.life.sequence = []
-            self.stripped.append(old)
-        horizon = now - self.config.tomb_retention
-        while self.stripped and (self.stripped[0].final_t or 0.0) < horizon:
-            self._forget(self.stripped.popleft())
-
-    def _forget(self, request: Request) -> None:
-        """After this, an event of the request's runs is a phantom: it came far too late."""
-        self.requests.pop(request.req, None)
-        for run in request.runs:
-            self.run_owner.pop(run, None)
-        if request.marker is not None:
-            self.markers.discard(request.marker)
-        conn = self.conns.get(request.conn)
-        if conn is not None and conn.last is request:
-            conn.last = None
-
-    def _divergence(self) -> None:
-        for found in self.scripts.divergences():
-            req_a, req_b = found.a.request, found.b.request
-            label_a, line_a = found.at(found.a)
-            label_b, line_b = found.at(found.b)
-            self._found(
-                AnomalyKind.ENGINE_DIVERGENCE,
-                (req_a.line, req_b.line, line_a or req_a.line, line_b or req_b.line),
-                max(req_a.final_t or 0.0, req_b.final_t or 0.0),
-                Explanation(
-                    (
-                        ("A", describe_send(req_a.verb, req_a.user, req_a.conn, req_a.t, req_a.line)
-                         + f" on engine path {found.engine_a}"),
-                        ("B", describe_send(req_b.verb, req_b.user, req_b.conn, req_b.t, req_b.line)
-                         + f" on engine path {found.engine_b}"),
-                    ),
-                    "A and B are the same scripted request, and each path answers it the same way every time,\n"
-                    f"but the event sequences differ at event {found.index + 1}: {found.engine_a} sent {label_a} "
-                    f"(line {line_a}), {found.engine_b} sent {label_b} (line {line_b}).",
-                ),
-                user=req_b.user,
-                owner=req_a.user,
-                req=req_b.req,
-                engine=f"{found.engine_a} vs {found.engine_b}",
-            )
+def gaps(request: Request) -> Finding | None:
+    """A finished run's missing events (``Lifecycle.missing``), judged once late events had their
+    chance to arrive; a run that reached another user is judged by its leak, not its gaps."""
+    if request.leaked or request.gaps_judged:
+        return None
+    gap = request.life.missing()
+    if gap is None:
+        return None
+    what, witness = gap
+    return Finding(
+        AnomalyKind.INCOMPLETE_RUN,
+        tuple(sorted({request.line, *witness})),
+        Explanation(
+            (("R", describe_send(request.verb, request.user, request.conn, request.t, request.line)),),
+            f"R's run finished (history line {request.life.final_line}) without {what}.",
+        ),
+        request.final_t or request.t,
+        user=request.user, owner=request.user, run_id=request.run, conn=request.conn, req=request.req,
+        engine=request.engine,
+    )

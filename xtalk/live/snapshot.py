@@ -11,8 +11,8 @@ Invariants:
   kept for the snapshot; after ``MAX_ERRORS`` the checker is switched off (its state can no
   longer be trusted) and the snapshot says so. The load and the history go on regardless: the
   final verdict comes from the history, offline.
-- The snapshot reads only the checker's public state (``tally`` counters and kept findings,
-  ``in_flight``); it never calls ``finish()``, which would end the checker.
+- The snapshot reads only the checker's public state (``progress()`` and ``kept()``); it never
+  calls ``finish()``, which would end the checker.
 - Its cost is measured: ``cost`` estimates the seconds spent inside ``on_record`` (parse and
   feed; one record in ``TIMED_EVERY`` is timed), so the live checker's share of a worker's CPU is
   visible in every snapshot.
@@ -121,7 +121,7 @@ class LiveChecker:
 
     def _new_findings(self) -> list[dict[str, Any]]:
         fresh: list[Finding] = []
-        for kind, kept in list(self.checker.tally.kept.items()):
+        for kind, kept in list(self.checker.kept().items()):
             seen = self._reported.get(kind, 0)
             if len(kept) > seen:
                 fresh.extend(kept[seen:])
@@ -136,24 +136,24 @@ class LiveChecker:
                 self.latest.append(item)
         except Exception as error:
             self._failed(error, 0)
-        tally = self.checker.tally
+        progress = self.checker.progress()
         return {
             "worker": self.worker,
-            "t": round(self.checker.last_t, 3),
+            "t": round(progress.t, 3),
             "records": self.records,
-            "counts": {str(kind): int(n) for kind, n in tally.counts.items() if n},
+            "counts": {str(kind): int(n) for kind, n in progress.counts.items()},
             "latest": list(self.latest),
             "requests": {
-                "sent": int(tally.sent),
-                "completed": int(tally.completed),
-                "failed": int(tally.failed),
-                "unknown": int(tally.unknown),
-                "in_flight": int(self.checker.in_flight),
+                "sent": progress.sent,
+                "completed": progress.completed,
+                "failed": progress.failed,
+                "unknown": progress.unknown,
+                "in_flight": progress.in_flight,
             },
-            "events": int(tally.events),
-            "connections": int(tally.connections),
-            "users": len(self.checker.identity),
-            "broken": int(tally.broken_count),
+            "events": progress.events,
+            "connections": progress.connections,
+            "users": progress.users,
+            "broken": progress.broken,
             "cost": round(self.cost, 4),
             "errors": self.errors,
             "error": self.first_error,

@@ -1,0 +1,44 @@
+"""The checker's settings: deadlines, limits, caps and what the report shows of the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from xtalk.core.profile import Profile
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyLimit:
+    phase: str
+    percentile: int
+    limit: float
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    profile: Profile
+    deadline: float = 30.0
+    drain: float | None = None
+    anomaly_limits: dict[str, int] = field(default_factory=dict)  # kind → allowed (default 0)
+    latency: tuple[LatencyLimit, ...] = ()
+    completion_ratio: float | None = None
+    connection_error_ratio: float | None = None
+    findings_cap: int = 100  # findings kept in full per kind
+    unknowns_cap: int = 200
+    retention: float = 10.0  # seconds a finished request keeps its full state
+    tomb_retention_override: float | None = None
+    script_limit: int = 10_000
+    run: dict[str, Any] = field(default_factory=dict)  # id, scenario, started_at, ... (for the report)
+    recheck: str | None = None
+    notify: bool = False  # keep every finding until ``Checker.drain_findings`` takes it (live checking)
+    interrupted: str | None = None  # the run was cut short (a signal): why; inconclusive unless it failed
+
+    @property
+    def tomb_retention(self) -> float:
+        if self.tomb_retention_override is not None:
+            return self.tomb_retention_override
+        return 2 * self.deadline + (self.deadline if self.drain is None else self.drain)
+
+    def limit(self, kind: str) -> int:
+        return self.anomaly_limits.get(kind, 0)
