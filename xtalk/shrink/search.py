@@ -234,11 +234,14 @@ def search(
 
 
 def smaller_counts(n: int, floor: int = 1) -> list[int]:
-    """Counts below ``n`` to try, the boldest first: the floor, then halving, then ddmin over the
-    count: removing a quarter, an eighth, ... down to one (``n - ceil(n / g)`` for g = 4, 8, ...).
+    """Counts below ``n`` to try, the boldest first: the floor and the one above it, then halving,
+    then ddmin over the count: removing a quarter, an eighth, ... down to one (``n - ceil(n / g)``
+    for g = 4, 8, ...).
 
-    With the search's monotone skip this is a binary search for the smallest failing count.
-    ``smaller_counts(40) == [1, 20, 30, 35, 37, 38, 39]``."""
+    The two smallest come first because a concurrency bug's smallest case is usually two of
+    something (two users, two requests in flight): one run finds it, and a miss costs one run.
+    With the search's monotone skip the rest is a binary search for the smallest failing count.
+    ``smaller_counts(40) == [1, 2, 20, 30, 35, 37, 38, 39]``."""
     if n <= floor:
         return []
     out: list[int] = []
@@ -248,6 +251,7 @@ def smaller_counts(n: int, floor: int = 1) -> list[int]:
             out.append(value)
 
     add(floor)
+    add(floor + 1)
     add(math.ceil(n / 2))
     g = 4
     while True:

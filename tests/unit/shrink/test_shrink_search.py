@@ -52,12 +52,12 @@ def shrink_users(runner: FakeRunner, *, tries: int = 1, budget: float = 1e9, sta
     return search(start, [UsersDimension()], runner, tries=tries, budget=budget, clock=runner.clock)
 
 
-def test_counts_to_try_are_the_floor_then_halving_then_ddmin_over_the_count() -> None:
-    assert smaller_counts(40) == [1, 20, 30, 35, 37, 38, 39]
+def test_counts_to_try_are_the_two_smallest_then_halving_then_ddmin_over_the_count() -> None:
+    assert smaller_counts(40) == [1, 2, 20, 30, 35, 37, 38, 39]
     assert smaller_counts(3) == [1, 2]
     assert smaller_counts(2) == [1]
     assert smaller_counts(1) == []
-    assert smaller_counts(10, floor=2) == [2, 5, 7, 8, 9]
+    assert smaller_counts(10, floor=2) == [2, 3, 5, 7, 8, 9]
 
 
 def test_ddmin_proposes_halves_then_complements_at_finer_granularity_and_never_the_whole() -> None:
@@ -111,8 +111,8 @@ def test_the_search_stops_at_the_budget_with_the_best_found_so_far() -> None:
                     estimate=lambda c: 10.0)
     assert result.stopped == STOP_BUDGET
     assert runner.now <= 35.0  # no run was started that could not end within the budget
-    assert result.runs == 3  # users 1 (no), 20 (yes), 10 (yes); a fourth run would end at 40 s
-    assert result.best.users == 10 and result.reproduced is True
+    assert result.runs == 3  # users 1 (no), 2 (no), 20 (yes); a fourth run would end at 40 s
+    assert result.best.users == 20 and result.reproduced is True
 
 
 def test_a_budget_spent_before_anything_reproduced_concludes_nothing() -> None:
@@ -127,12 +127,12 @@ def test_an_interrupt_keeps_the_best_found_so_far() -> None:
 
     def run(config: Candidate, step: Step[Candidate], number: int) -> TryResult:
         calls["runs"] += 1
-        if calls["runs"] == 3:
+        if calls["runs"] == 5:  # after users 1 (no), 2 (no), 20 (yes), 10 (yes)
             raise KeyboardInterrupt
-        return TryResult(config.users >= 2)
+        return TryResult(config.users >= 3)
 
     result = search(ORIGINAL, [UsersDimension()], run, tries=1, budget=1e9, clock=lambda: 0.0)
-    assert result.stopped == STOP_INTERRUPTED and result.best.users == 20
+    assert result.stopped == STOP_INTERRUPTED and result.best.users == 10 and result.reproduced is True
 
 
 def test_a_failure_that_no_longer_reproduces_is_told_apart_by_running_the_original() -> None:
