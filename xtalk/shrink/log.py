@@ -8,13 +8,14 @@ runs were made and the second did not reproduce. The best step is marked with ``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from xtalk.shrink.candidates import Candidate
 from xtalk.shrink.search import Result, Step
+from xtalk.trials.table import format_table
 
 HEADERS = ("step", "what changed", "users", "run time", "drain", "tries", "reproduced", "seconds")
+RIGHT = ("step", "users", "run time", "drain", "seconds")
 CHANGE_WIDTH = 60
 
 
@@ -44,22 +45,10 @@ def rows(result: Result[Candidate], tries: int) -> list[tuple[str, ...]]:
     return out
 
 
-def format_table(table: Sequence[tuple[str, ...]], headers: Sequence[str] = HEADERS) -> str:
-    """Fixed-width columns, numbers right-aligned, as Locust prints its statistics."""
-    widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(headers)]
-    right = {i for i, h in enumerate(headers) if h in ("step", "users", "run time", "drain", "seconds")}
-
-    def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(headers), rule, *(line(r) for r in table)]).rstrip()
-
-
 def format_log(result: Result[Candidate], tries: int) -> str:
     if not result.steps:
         return "(no candidate was run)"
-    return format_table(rows(result, tries))
+    return format_table(rows(result, tries), HEADERS, RIGHT)
 
 
 def log_document(result: Result[Candidate], tries: int, *, original: Candidate, kind: str,
