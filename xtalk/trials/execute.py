@@ -41,24 +41,28 @@ class Trial:
 
 @contextmanager
 def output_to(path: Path) -> Iterator[None]:
-    """Standard output and error (ours and our children's) go to ``path`` meanwhile."""
+    """Standard output and error go to ``path`` meanwhile: our children's (file descriptors 1
+    and 2) and our own (``sys.stdout``, ``sys.stderr``, which need not write to those)."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = (os.dup(1), os.dup(2))
+    streams = (sys.stdout, sys.stderr)
+    log = open(path, "a", encoding="utf-8", errors="replace", buffering=1)
     try:
-        with open(path, "ab") as log:
-            os.dup2(log.fileno(), 1)
-            os.dup2(log.fileno(), 2)
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log
         yield
     finally:
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
+            log.flush()
         finally:
+            sys.stdout, sys.stderr = streams
             os.dup2(saved[0], 1)
             os.dup2(saved[1], 2)
             os.close(saved[0])
             os.close(saved[1])
+            log.close()
 
 
 def read_verdict(run_dir: Path) -> dict[str, Any] | None:
