@@ -78,7 +78,7 @@ class Shrinkable:
 
     def document(self, c: Candidate) -> dict[str, Any]:
         """The scenario document (sectioned, as ``scenario.json``) of candidate ``c``."""
-        doc = _copy(self.doc)
+        doc: dict[str, Any] = _copy(self.doc)
         run = doc["run"]
         run.update(name=self.name, description=self.description, users=c.users, run_time=c.run_time,
                    spawn_rate=c.spawn_rate, engines=list(c.engines))

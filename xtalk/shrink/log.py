@@ -36,7 +36,7 @@ def _reproduced(step: Step[Candidate]) -> str:
 
 def rows(result: Result[Candidate], tries: int) -> list[tuple[str, ...]]:
     best = result.best_step
-    out = []
+    out: list[tuple[str, ...]] = []
     for step in result.steps:
         c = step.config
         mark = "*" if step is best else " "

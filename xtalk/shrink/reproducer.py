@@ -52,8 +52,12 @@ def failing_kinds(verdict: dict[str, Any]) -> list[str]:
     limits = limits if isinstance(limits, dict) else {}
     if not isinstance(anomalies, dict):
         return []
-    return [k for k, n in anomalies.items()
-            if isinstance(n, int) and n > (limits.get(k) if isinstance(limits.get(k), int) else 0)]
+    out = []
+    for k, n in anomalies.items():
+        limit = limits.get(k)
+        if isinstance(n, int) and n > (limit if isinstance(limit, int) else 0):
+            out.append(k)
+    return out
 
 
 def fails_with(verdict: dict[str, Any] | None, kind: str) -> bool:
@@ -207,7 +211,8 @@ def _link_back(run_dir: Path, shrink: Shrink) -> None:
         return
     failure = shrink.failure
     original = shrink.shrinkable.original
-    run = verdict.get("run") if isinstance(verdict.get("run"), dict) else {}
+    found = verdict.get("run")
+    run: dict[str, Any] = found if isinstance(found, dict) else {}
     run["shrunk_from"] = {
         "run_id": failure.run_id,
         "run_dir": str(failure.run_dir.resolve()),
