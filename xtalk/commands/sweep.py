@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         progress.say(f"sweeping {base.name} over {', '.join(map(str, users))} users, {args.repeat} run(s) each, "
                      f"{base.run_time:g} s of load, against {where}")
         for n, repeat, scenario in plans:
-            label = f"{n} users, run {repeat}/{args.repeat}"
+            label = f"{n} user{'' if n == 1 else 's'}, run {repeat}/{args.repeat}"
             progress.begin(label)
             try:
                 trial = run_trial(scenario, out / f"level-{n:04d}-run-{repeat}")
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"xtalk sweep: wrote {out / 'sweep.html'} and {out / 'sweep.csv'}; run folders in {out}")
     errors = [r for r in runs if r.error]
     for r in errors:
-        print(f"xtalk sweep: {r.users} users, run {r.repeat} gave no verdict: {r.error}")
+        print(f"xtalk sweep: level {r.users}, run {r.repeat} gave no verdict: {r.error}")
     if interrupted:
         print("xtalk sweep: interrupted; the table holds the runs that finished")
         return 130

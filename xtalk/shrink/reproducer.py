@@ -110,7 +110,7 @@ def check_out(out: Path) -> None:
 
 
 def describe(c: Candidate) -> str:
-    return f"{c.users} users, {c.run_time:g} s of load, drain {c.drain:g} s"
+    return f"{c.users} user{'' if c.users == 1 else 's'}, {c.run_time:g} s of load, drain {c.drain:g} s"
 
 
 @dataclass
