@@ -63,7 +63,8 @@ def test_the_sweep_page_shows_the_leak_curve_with_its_intervals(browser, tmp_pat
         assert box is not None and box["width"] > 300 and box["height"] > 50  # it rises across the plot
         assert page.locator("#sweep-plot circle.point").count() == 4
         assert page.locator("#sweep-plot line.ci").count() == 12
-        assert page.locator("#sweep-plot .onset-line").is_visible()
+        assert page.locator("#sweep-plot .onset-line").count() == 1  # a vertical line: no area to be "visible"
+        assert page.locator("#sweep-plot .onset-label").is_visible()
         assert page.locator("#onset").inner_text().startswith("onset: 2 users")
         assert page.locator("#levels tbody tr").count() == 4
         assert "golden_path <b>x</b>" in page.locator("h1").inner_text()  # shown as text, not markup
