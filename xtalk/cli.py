@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "serve": "xtalk.commands.serve",
     "selftest": "xtalk.commands.selftest",
     "trend": "xtalk.commands.trend",
+    "shrink": "xtalk.commands.shrink",
+    "sweep": "xtalk.commands.sweep",
 }
 
 # Short help lines live here so that `xtalk --help` imports no command module.
@@ -35,6 +37,8 @@ SUMMARIES: dict[str, str] = {
     "serve": "run the reference backend alone (optionally with injected faults)",
     "selftest": "prove that every fault the reference backend injects is found",
     "trend": "print the recent runs of a scenario from the trend database",
+    "shrink": "shrink a failing run to a minimal scenario that still fails the same way",
+    "sweep": "run a scenario at rising concurrency and find where leaks start",
 }
 
 EPILOG = """\

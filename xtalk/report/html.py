@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from xtalk import __version__
-from xtalk.report import charts, findings, matrix, view
+from xtalk.report import charts, findings, matrix, origin, view
 from xtalk.report.text import esc, json_for_script
 
 _SECTIONS = (("verdict", "Verdict"), ("coverage", "Coverage"), ("anomalies", "Anomalies"),
@@ -66,7 +66,7 @@ def _header(verdict: dict[str, Any]) -> str:
     host = view.as_str(run.get("host"))
     facts.append(f"host {_without_userinfo(host)}" if host else "embedded reference backend")
     return (f'<header class="top"><h1>xtalk report · {esc(scenario)}</h1>'
-            f'<div class="meta">{esc(" · ".join(facts))}</div></header>')
+            f'<div class="meta">{esc(" · ".join(facts))}</div>{origin.origin_html(verdict)}</header>')
 
 
 def _banner(verdict: dict[str, Any]) -> str:

@@ -129,3 +129,14 @@ def run(options: RunOptions) -> int:
     code = check_and_write(run_dir, histories, scenario, info)
     print(f"xtalk run: run folder {run_dir}", flush=True)
     return code
+
+
+def run_resolved(scenario: Scenario, run_dir: Path) -> int:
+    """Run an already resolved ``scenario`` into ``run_dir`` exactly as ``xtalk run`` would (for
+    ``xtalk shrink`` and ``xtalk sweep``, which build scenarios as values): its JSON form is written
+    as the folder's ``scenario.json`` and handed to ``run``, which validates it again. The exit
+    status is ``run``'s; the verdict is in ``run_dir / "verdict.json"``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    source = run_dir / "scenario.json"
+    write_scenario_json(scenario, str(source))
+    return run(RunOptions(scenario=str(source), out=str(run_dir)))
