@@ -130,8 +130,9 @@ FAULTS: dict[str, FaultInfo] = {
     "slow_handshake": FaultInfo(
         "the WebSocket handshake waits before accepting (2 s by default)", (), (), 0.2),
     "refuse_1008": FaultInfo(
-        "an authenticated connection is refused after accept: AUTH_FAILED frame, close 1008",
-        ("protocol_error",), ("connection_lost",), 0.1),
+        "an authenticated connection is refused after accept: AUTH_FAILED frame, close 1008 "
+        "(a refused credential: a client error, never an isolation anomaly)",
+        (), (), 0.1),
 }
 
 

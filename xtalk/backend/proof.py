@@ -159,6 +159,11 @@ def judge(case: Case, verdict: dict[str, Any] | None, truth: list[dict[str, Any]
         result.witnessed = len(seen)
         if truth and not seen:
             result.notes.append(f"the harness recorded no login answered {status}")
+    if case.fault == "refuse_1008":
+        refused = (verdict.get("coverage") or {}).get("refused_connections", 0)
+        result.witnessed = int(refused)
+        if truth and not refused:
+            result.notes.append("the checker counted no refused connection")
     if not wanted and result.verdict not in ("pass", "inconclusive"):
         result.notes.append(f"verdict {result.verdict} for a fault the run should absorb")
     return result

@@ -206,7 +206,8 @@ def render_table(judgments: list[Judgment]) -> str:
         wanted = {k for group in j.expected for k in group.split("|")}
         found = _kinds({k: n for k, n in j.found.items() if k in wanted})
         if j.witnessed is not None:
-            found = f"{j.witnessed} login errors recorded"
+            what = "refused connections counted" if j.case.fault == "refuse_1008" else "login errors recorded"
+            found = f"{j.witnessed} {what}"
         recall = f"{found} ({j.recall})" if j.expected else found
         expected = ", ".join(g.replace("|", " or ") for g in j.expected) or "(none)"
         rows.append((j.case.name, f"{j.case.rate:g}", str(j.acts), expected, recall,
