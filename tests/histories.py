@@ -293,7 +293,8 @@ class History:
 
     def deliver(self, user: str, frames: list[dict[str, Any]], *, at: float, gap: float = 0.01,
                 conn: str | None = None) -> list[int]:
-        """Receive ``frames`` on ``user``'s connection, ``gap`` apart from ``at``; their lines."""
+        """Receive ``frames`` on ``user``'s connection, ``gap`` apart from ``at``; their lines (as
+        the history stands now: a record added later at an earlier time moves them)."""
         records = []
         for i, frame in enumerate(frames):
             self.recv(user, frame, at=round(at + i * gap, 6), conn=conn)
