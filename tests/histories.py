@@ -30,13 +30,16 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from xtalk.core.verdict import CheckConfig, Verdict
+from xtalk.core.checker import CheckConfig  # the documented place (docs/ARCHITECTURE.md, "The core API")
 from xtalk.history import check_files, check_lines
 from xtalk.profiles.netra import NETRA
+
+if TYPE_CHECKING:
+    from xtalk.core.verdict import Verdict
 
 RAW_LINE = "(raw line)"  # the kind of a builder entry that is a raw history line, not a record
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pytest
@@ -22,11 +22,13 @@ from hypothesis import strategies as st
 from tests.property.model import FAULTS, Model, faulty, models
 from tests.property.soup import line_soups
 from xtalk.core.anomaly import ANOMALY_KINDS
-from xtalk.core.checker import Checker
+from xtalk.core.checker import CheckConfig, Checker
 from xtalk.core.records import parse_record
-from xtalk.core.verdict import CheckConfig, Verdict
 from xtalk.history import check_files, check_lines
 from xtalk.profiles.netra import NETRA
+
+if TYPE_CHECKING:
+    from xtalk.core.verdict import Verdict
 
 
 def _config() -> CheckConfig:

@@ -16,7 +16,7 @@ from xtalk.backend.mechanisms import PromptBuffer
 from xtalk.backend.proof import CASES, judge
 from xtalk.backend.session import Connection
 from xtalk.commands.selftest import render_table
-from xtalk.core.verdict import CheckConfig
+from xtalk.core.checker import CheckConfig
 from xtalk.history import check_lines
 from xtalk.profiles.netra import NETRA
 
