@@ -16,19 +16,32 @@ record's 1-based line in the history as checked (records are written in time ord
 
 Identities are deterministic UUID-shaped strings (``identity_of(name)``), so two users never
 share their first 8 characters unless a test asks for it.
+
+Beyond whole runs: ``batch(items)`` wraps event frames in one ``event_batch`` (each item keeps its
+own ids and contents), ``bare(frame)`` drops a frame's run id (or any other keys), ``retried``
+re-sends a frame with a new time stamp and an attempt counter, ``deliver`` receives a list of
+frames and returns their lines, ``history_line(bytes)`` puts a raw line (garbage, a torn record)
+into the history, and ``torn_text``/``write`` give the history as a file's bytes, with its last
+line cut if asked.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from xtalk.core.verdict import CheckConfig, Verdict
-from xtalk.history import check_lines
+from xtalk.core.checker import CheckConfig  # the documented place (docs/ARCHITECTURE.md, "The core API")
+from xtalk.history import check_files, check_lines
 from xtalk.profiles.netra import NETRA
+
+if TYPE_CHECKING:
+    from xtalk.core.verdict import Verdict
+
+RAW_LINE = "(raw line)"  # the kind of a builder entry that is a raw history line, not a record
 
 
 def identity_of(name: str) -> str:
@@ -44,6 +57,66 @@ def only(verdict: Verdict) -> dict[str, int]:
 
 def witnesses(verdict: Verdict, kind: str) -> list[list[int]]:
     return [f["witness"] for f in verdict.to_dict()["findings"] if f["kind"] == kind]
+
+
+def findings(verdict: Verdict, kind: str | None = None) -> list[dict[str, Any]]:
+    """The verdict's findings (of one kind), as in verdict.json."""
+    return [f for f in verdict.to_dict()["findings"] if kind is None or f["kind"] == kind]
+
+
+def requests_of(verdict: Verdict) -> dict[str, int]:
+    """verdict.json's ``requests`` counts (sent, completed, failed, unknown, dropped)."""
+    return dict(verdict.to_dict()["requests"])
+
+
+def bare(frame: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """A copy of ``frame`` without ``keys`` (default: its ``run_id``), wherever they are nested
+    (top level, ``data``, ``payload``)."""
+    keys = keys or ("run_id",)
+    out = {k: v for k, v in frame.items() if k not in keys}
+    for nest in ("data", "payload"):
+        if isinstance(out.get(nest), dict):
+            out[nest] = {k: v for k, v in out[nest].items() if k not in keys}
+    return out
+
+
+def retried(frame: dict[str, Any], attempt: int = 2, stamp: str | None = None) -> dict[str, Any]:
+    """``frame`` re-sent as a retry (NETRA_PROTOCOL §5): the same event with a higher ``attempt``
+    counter and, if given, a new time stamp."""
+    out = {**frame, "attempt": attempt}
+    if stamp is not None:
+        out["timestamp"] = stamp
+    return out
+
+
+TEXT_KEYS = ("thought", "reasoning", "final_response", "response", "task_description")
+
+
+def saying(frame: dict[str, Any], text: str) -> dict[str, Any]:
+    """A copy of ``frame`` whose own text (thinking, answer, task) is ``text``, wherever its
+    envelope keeps it (top level, ``data``, ``payload``); the ids stay as they are."""
+    out = orjson.loads(orjson.dumps(frame))
+    for body in (out, out.get("data"), out.get("payload")):
+        if isinstance(body, dict):
+            for key in TEXT_KEYS:
+                if key in body:
+                    body[key] = text
+                    return out
+    raise LookupError(f"no text field in {frame.get('type')} frame")
+
+
+def batch(items: list[dict[str, Any]], *, form: str = "dict", batch_id: str = "batch_1") -> dict[str, Any]:
+    """One ``event_batch`` frame carrying ``items`` (event frames, each with its own ids and text).
+    ``form="dict"``: ``{"events": {type: [item without its type, ...]}}``, grouped by type in order of
+    first appearance; ``form="list"``: ``{"events": [whole frames]}``."""
+    if form == "list":
+        return {"type": "event_batch", "batch_id": batch_id, "events": [dict(i) for i in items]}
+    if form != "dict":
+        raise ValueError(form)
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        groups.setdefault(item["type"], []).append({k: v for k, v in item.items() if k != "type"})
+    return {"type": "event_batch", "batch_id": batch_id, "events": groups}
 
 
 @dataclass
@@ -146,6 +219,12 @@ class History:
         t = self._at(at)
         return self.add({"kind": "end", "t": t, "drain": drain})
 
+    def history_line(self, data: bytes, *, at: float | None = None) -> "History":
+        """A raw line of the history file itself (not a record the harness wrote: garbage, a cut
+        record, a NUL byte), placed at time ``at`` among the records."""
+        t = self._at(at)
+        return self.add({"kind": RAW_LINE, "t": t, "bytes": data})
+
     # ---- requests and answers -----------------------------------------------------------
 
     def ask(self, name: str, *, at: float | None = None, text: str | None = None, conn: str | None = None,
@@ -215,6 +294,16 @@ class History:
             frames.append(frame)
         return frames
 
+    def deliver(self, user: str, frames: list[dict[str, Any]], *, at: float, gap: float = 0.01,
+                conn: str | None = None) -> list[int]:
+        """Receive ``frames`` on ``user``'s connection, ``gap`` apart from ``at``; their lines (as
+        the history stands now: a record added later at an earlier time moves them)."""
+        records = []
+        for i, frame in enumerate(frames):
+            self.recv(user, frame, at=round(at + i * gap, 6), conn=conn)
+            records.append(self.last)
+        return [self.line(r) for r in records]
+
     def answer(self, ask: Ask, *, at: float | None = None, gap: float = 0.01, to: str | None = None,
                conn: str | None = None, **kwargs: Any) -> list[dict[str, Any]]:
         frames = self.frames(ask, **kwargs)
@@ -230,10 +319,26 @@ class History:
         return sorted(self.records, key=lambda r: r.get("t", float("-inf")) if r["kind"] != "end" else float("inf"))
 
     def lines(self) -> list[bytes]:
-        return [orjson.dumps(r) for r in self.ordered()]
+        return [r["bytes"] if r["kind"] == RAW_LINE else orjson.dumps(r) for r in self.ordered()]
 
     def text(self) -> bytes:
         return b"".join(line + b"\n" for line in self.lines())
+
+    def torn_text(self, keep: float = 0.5) -> bytes:
+        """The history file as a crash leaves it: the last line cut after ``keep`` of its bytes,
+        with no line end after it."""
+        lines = self.lines()
+        last = lines[-1]
+        return b"".join(line + b"\n" for line in lines[:-1]) + last[: max(1, int(len(last) * keep))]
+
+    def write(self, path: Path, data: bytes | None = None) -> Path:
+        """Write the history (or ``data``) to ``path``; returns the path."""
+        path.write_bytes(self.text() if data is None else data)
+        return path
+
+    def check_file(self, path: Path, data: bytes | None = None) -> Verdict:
+        """Write the history to ``path`` and check it as ``xtalk check`` does (``check_files``)."""
+        return check_files([self.write(path, data)])
 
     def check(self, **config: Any) -> Verdict:
         return check_lines(self.lines(), CheckConfig(profile=NETRA, **config))

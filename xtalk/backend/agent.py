@@ -54,6 +54,18 @@ def echo_with(step: Step, text: str) -> Step:
     return step
 
 
+def quoting(step: Step, own: str, quoted: str) -> Step:
+    """The same step written from a shared prompt buffer (content_bleed_inflight): the thinking
+    reads another request's text instead of its own, the supervisor's answer both texts."""
+    from dataclasses import replace
+
+    if step.type == "agent_thinking":
+        return replace(step, text=f"Working out how to answer: {quoted}")
+    if step.type == "agent_completed" and step.agent == SUPERVISOR:
+        return replace(step, text=f"Here is the answer to: {own}. Also asked: {quoted}")
+    return step
+
+
 @dataclass(slots=True)
 class PlainFaults:
     """What the plain faults decided for one run (for ground truth and the executor)."""

@@ -40,7 +40,7 @@ from typing import Any
 import orjson
 
 from xtalk.backend import mechanisms as mech
-from xtalk.backend.agent import apply_plain_faults, echo_with, plan_steps
+from xtalk.backend.agent import SUPERVISOR, apply_plain_faults, echo_with, plan_steps, quoting
 from xtalk.backend.config import BackendConfig
 from xtalk.backend.directory import Directory
 from xtalk.backend.envelopes import Stamp, Step, render
@@ -76,6 +76,7 @@ class Run:
     binding: Binding | None = None
     reasoning_alias: bool = False
     bleed: bool = False
+    quotes_pending: bool = False  # content_bleed_inflight: thinking and answer from the prompt buffer
     mixed: Step | None = None
     release: list[Callable[[], None]] = field(default_factory=list)
 
@@ -130,6 +131,7 @@ class AgentService:
         self.emitters = mech.EmitterPool()
         self.run_threads = mech.RunThreadMap()
         self.prompts = mech.PromptCache()
+        self.pending_prompts = mech.PromptBuffer()
 
     # connections
 
@@ -191,6 +193,10 @@ class AgentService:
         if plan.on("content_bleed"):
             self.prompts.write(text, run.owner_sub)  # every request writes the shared cache
             run.bleed = plan.fires("content_bleed")
+        if plan.on("content_bleed_inflight"):
+            self.pending_prompts.add(run_id, text, run.owner_sub)  # every request is in the buffer
+            run.release.append(lambda: self.pending_prompts.discard(run_id))
+            run.quotes_pending = plan.fires("content_bleed_inflight")
         return run
 
     def _trusted_ids(self, conn: Connection, claimed: str | None, asked_thread: str | None
@@ -314,6 +320,10 @@ class AgentService:
     async def _emit_once(self, run: Run, step: Step, index: int
                          ) -> tuple[mech.Target, str, Step] | None:
         """Send one step; return what a retry needs when retry_duplicates fires for it."""
+        if step.type == "agent_completed" and step.agent == SUPERVISOR:
+            self.pending_prompts.discard(run.run_id)  # answered: no longer a pending request
+        if run.quotes_pending and step.agent == SUPERVISOR and step.type in ("agent_thinking", "agent_completed"):
+            step = self._quote_pending(run, step)
         if run.bleed and step.type in ("tool_completed", "agent_completed"):
             cached, writer = self.prompts.text, self.prompts.owner
             if cached and cached != run.text:
@@ -327,6 +337,17 @@ class AgentService:
         frame = render(family, step, target.stamp, reasoning_alias=run.reasoning_alias)
         await self._deliver(run, target, frame)
         return (target, family, step) if self.plan.fires("retry_duplicates") else None
+
+    def _quote_pending(self, run: Run, step: Step) -> Step:
+        """content_bleed_inflight: write the step from the shared buffer, which quotes another
+        user's request that is still waiting for its answer (its text, and so its marker)."""
+        found = self.pending_prompts.other_than(run.owner_sub)
+        if found is None:
+            return step
+        quoted_run, text, writer = found
+        self.plan.record("content_bleed_inflight", run.run_id, writer, run.owner_sub, type=step.type,
+                         quoted_run_id=quoted_run)
+        return quoting(step, run.text, text)
 
     async def _retry(self, run: Run, target: mech.Target, family: str, step: Step) -> None:
         """send() returned None, read as failure: send again after each retry delay."""

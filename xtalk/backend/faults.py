@@ -117,6 +117,14 @@ FAULTS: dict[str, FaultInfo] = {
         "a global 'last prompt' cache, read after an await, puts another user's request text "
         "into a run's tool results and answer, under the right ids",
         ("cross_user_content",), (), 1.0, "race"),
+    # The other user's request is still pending when it is quoted, and its own run answers it:
+    # nothing but the content crosses users, so nothing but cross_user_content may be reported
+    # (no phantom for the quoted user's own run, no request left unknown: see proof.CASES).
+    "content_bleed_inflight": FaultInfo(
+        "a shared prompt buffer holds every request in flight; a run writes its thinking and "
+        "answer from it, quoting another user's pending request (its text and marker) under the "
+        "run's own ids, while its tool call still echoes its own text",
+        ("cross_user_content",), (), 0.3, "race"),
     "garbage_frames": FaultInfo(
         "a frame that is not an event: non-JSON text, truncated JSON, binary, or oversized",
         ("protocol_error",), (), 0.1),

@@ -157,6 +157,28 @@ class PromptCache:
         self.text, self.owner = text, owner
 
 
+@dataclass(slots=True)
+class PromptBuffer:
+    """A shared buffer of the prompts of every request still in flight (``content_bleed_inflight``):
+    each run's prompt goes in when it starts and out just before its final event is sent, so
+    whatever another run reads from it is a request still waiting for its answer."""
+
+    pending: dict[str, tuple[str, str]] = field(default_factory=dict)  # run id -> (text, owner account)
+
+    def add(self, run_id: str, text: str, owner: str) -> None:
+        self.pending[run_id] = (text, owner)
+
+    def discard(self, run_id: str) -> None:
+        self.pending.pop(run_id, None)
+
+    def other_than(self, owner: str) -> tuple[str, str, str] | None:
+        """(run id, text, owner) of the latest prompt another account put in, if any."""
+        for run_id, (text, writer) in reversed(self.pending.items()):
+            if writer != owner:
+                return run_id, text, writer
+        return None
+
+
 @dataclass(eq=False, slots=True)
 class Handler:
     """A connection's message handler in the global router (never removed)."""

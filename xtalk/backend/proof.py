@@ -9,7 +9,9 @@ hands the run's ``verdict.json``, ground truth and history to ``judge``. A case 
 - for faults no checker kind describes (login answers, a slow handshake), the harness recorded
   what happened (login errors) and the run still passed, and
 - for cases that turn active probes on (``probes``: the faults only a probe can reveal), the
-  probes ran to their end in the history.
+  probes ran to their end in the history, and
+- every count a case names in ``zero`` (a dotted path into verdict.json, such as
+  ``requests.unknown``) is 0: what the fault must not cost (a quoted request is not lost).
 
 The clean case is the converse: many users, no fault, and not one anomaly of any kind; the clean
 probes case is the same with every probe on against a correct server (no false alarms).
@@ -36,6 +38,8 @@ class Case:
     serve_flags: tuple[str, ...] = ()
     # [probes] settings of the run, e.g. ("expired_token = true",); () for no probes
     probes: tuple[str, ...] = ()
+    # verdict.json counts that must be 0, as dotted paths ("requests.unknown")
+    zero: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -65,6 +69,10 @@ CASES: tuple[Case, ...] = (
     Case("event_after_completion", 0.2),
     Case("mixed_emitters", 0.2, "factory"),
     Case("content_bleed", 0.5, "factory"),
+    # A run quoting a pending request must not cost that request its answer, nor make its own
+    # run a phantom: every request answered, none lost track of.
+    Case("content_bleed_inflight", 0.3, "main",
+         zero=("anomalies.phantom_event", "requests.unknown", "requests.failed")),
     Case("garbage_frames", 0.15),
     Case("abrupt_close", 0.05),
     Case("login_401", 0.5, login_again=True),
@@ -166,4 +174,16 @@ def judge(case: Case, verdict: dict[str, Any] | None, truth: list[dict[str, Any]
             result.notes.append("the checker counted no refused connection")
     if not wanted and result.verdict not in ("pass", "inconclusive"):
         result.notes.append(f"verdict {result.verdict} for a fault the run should absorb")
+    for path in case.zero:
+        count = _count(verdict, path)
+        if count != 0:
+            result.notes.append(f"{path} = {count}, must be 0")
     return result
+
+
+def _count(verdict: dict[str, Any], path: str) -> Any:
+    """The value at a dotted path of verdict.json ("requests.unknown"); None when absent."""
+    node: Any = verdict
+    for key in path.split("."):
+        node = node.get(key) if isinstance(node, dict) else None
+    return node

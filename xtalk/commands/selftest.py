@@ -210,6 +210,8 @@ def render_table(judgments: list[Judgment]) -> str:
             found = f"{j.witnessed} {what}"
         recall = f"{found} ({j.recall})" if j.expected else found
         expected = ", ".join(g.replace("|", " or ") for g in j.expected) or "(none)"
+        if j.case.zero:  # counts the fault must not cost, e.g. requests lost track of
+            expected += "; " + ", ".join(f"{path.removeprefix('anomalies.')}=0" for path in j.case.zero)
         rows.append((j.case.name, f"{j.case.rate:g}", str(j.acts), expected, recall,
                      _kinds(j.incidental), _kinds(j.unexpected), _ok(j)))
     widths = [max(len(r[i]) for r in rows) for i in range(7)]
@@ -245,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         "cases": [{"case": j.case.name, "rate": j.case.rate, "engine": j.case.engine,
                    "acts": j.acts, "expected": list(j.expected), "found": j.found,
                    "unexpected": j.unexpected, "missing": list(j.missing), "verdict": j.verdict,
-                   "exit_code": j.exit_code, "witnessed": j.witnessed, "ok": j.ok,
+                   "exit_code": j.exit_code, "witnessed": j.witnessed, "zero": list(j.case.zero), "ok": j.ok,
                    "notes": j.notes} for j in judgments],
     }
     (root / "selftest.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))

@@ -69,7 +69,7 @@ def test_every_netra_mechanism_and_plain_fault_is_in_the_table() -> None:
         "stale_emitter", "last_writer_map", "thread_as_user", "retry_duplicates", "manager_push",
         "drop_run", "reorder_tools", "event_after_completion", "mixed_emitters", "content_bleed",
         "garbage_frames", "abrupt_close", "login_401", "login_500", "slow_handshake", "refuse_1008",
-        "trust_client_ids", "accept_bad_tokens"}
+        "trust_client_ids", "accept_bad_tokens", "content_bleed_inflight"}
 
 
 def test_fault_flags_parse_with_and_without_a_rate() -> None:
