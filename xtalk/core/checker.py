@@ -70,6 +70,8 @@ _NOISE = EventKind.NOISE
 _SERVER_ERROR = EventKind.SERVER_ERROR
 _WELCOME = EventKind.WELCOME
 _RUN_OTHER = EventKind.RUN_OTHER
+_COMPLETED = EventKind.COMPLETED
+_FAILED = EventKind.FAILED
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +397,8 @@ class Checker:
             return
         if decision.leaked is not None:
             decision.leaked.leaked = True
+            if event.kind is _COMPLETED or event.kind is _FAILED:
+                decision.leaked.answered_elsewhere = True  # its answer went to another user
         if decision.finding is not None:
             conn = self.ledger.conns.get(d.conn)
             engine = request.engine if request is not None else (conn.engine or "default") if conn else None

@@ -128,10 +128,10 @@ class Lifecycle:
             self.started = True
             self.stack.append(event.agent)
         elif kind is EventKind.THINKING:
-            if not self.started:
+            if not self.started and not counted:  # an event already counted offends once
                 self.pre_start.append((event.type, line))
         elif kind is EventKind.TOOL_EXECUTING:
-            if not self.started:
+            if not self.started and not counted:
                 self.pre_start.append((event.type, line))
             done = _take(self.early_tools, event.tool, event.tool_name)
             if done is None:

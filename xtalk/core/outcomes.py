@@ -11,8 +11,9 @@ A request ends once, with an ``Ending``:
 - when its connection closes (``on_close``): past its deadline, as ``expire``; closed by the
   server while in flight, ``connection_lost`` (failed), unless the server had refused the
   connection's credentials (unknown: a client error); closed by the harness, unknown;
-- at the end of the run (``at_end``): past its deadline, as ``expire``; else unknown, in flight
-  before its deadline (or the history stopped without an end record).
+- at the end of the run (``at_end``): past its deadline, as ``expire``; its run's completion
+  went to another user, failed (it was answered, to someone else: never unknown); else unknown,
+  in flight before its deadline (or the history stopped without an end record).
 
 Unknown is never counted as dropped. The functions are pure: they read the request and return
 what happens to it; the checker applies it.
@@ -74,6 +75,8 @@ def on_close(requests: list[Request], close: Close, deadline: float, refused: bo
     for request in requests:
         if request.deadline_at <= close.t:
             endings.append(expire(request, close.t, deadline))
+        elif request.answered_elsewhere:
+            endings.append(Ending(request, Outcome.FAILED, close.t))  # its answer went to another user
         elif close.by != "server":
             endings.append(Ending(request, Outcome.UNKNOWN, close.t, reason="the harness closed its connection"))
         elif refused:
@@ -106,6 +109,8 @@ def at_end(requests: list[Request], end_t: float, has_end: bool, deadline: float
     for request in requests:
         if has_end and request.deadline_at <= end_t:
             endings.append(expire(request, end_t, deadline))
+        elif request.answered_elsewhere:
+            endings.append(Ending(request, Outcome.FAILED, end_t))  # answered, but to another user
         else:
             reason = (
                 "in flight at the end of the run, before its deadline"

@@ -56,6 +56,7 @@ class Request:
     outcome: Outcome | None = None
     final_t: float | None = None
     leaked: bool = False  # another user received events of it
+    answered_elsewhere: bool = False  # its run's completion reached another user
     run: RunId | None = None  # the first run bound to it (for findings about the request)
     gaps_judged: bool = False
 

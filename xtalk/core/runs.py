@@ -9,13 +9,18 @@ then is it bound, on everything it carried. Evidence, strongest first:
 1. an echoed client message id at the root of its parent chain (``Evidence.ECHO``): decided at once;
 2. a content marker of a request of a user the run was delivered to: the receiver's own marker
    anywhere in a run outweighs another user's marker in it (``Evidence.CONNECTION``);
-3. a content marker of a pending request of a user the run never reached: that user's content
-   in a run delivered elsewhere (``Evidence.CONTENT``);
-4. the run's user ids, then its thread ids, when they name exactly one harness user
+3. the run's user ids, then its thread ids, when they name exactly one harness user
    (``Evidence.IDS``); then the connection it first arrived on: the request that run reserved
    (the first new run id seen on a connection after a send reserves the oldest unclaimed pending
    request there) or that user's oldest pending request sent before it (``Evidence.CONNECTION``);
+4. a content marker of a pending request of a user the run never reached, when nothing above
+   names a waiting request: that user's run, delivered elsewhere (``Evidence.CONTENT``);
 5. nothing: the run answers no request (its events are phantoms).
+
+A run that carries only another user's marker (a *quoting* run: a global router's misdelivered
+run, or a shared prompt buffer's quote) is decided after the others, like a conflicted run: the
+runs that carry their owners' markers claim their requests first, so that a quote never takes a
+request from its own answer, and what remains tells whose the quoting run is.
 
 A run delivered to two users whose ids do not say whose it is (*conflicted*) reserves nothing
 and, unless markers settle it, is decided after the other runs, so that each user's own runs
@@ -144,8 +149,11 @@ class Runs:
         if run.echo is not None:
             return self.decide(run.run)
         if kind is _FAILED or (kind is _COMPLETED and run.depth <= 0):
-            if not run.conflicted or self._marked(run):
-                return self.decide(run.run)
+            if run.conflicted and not self._marked(run):
+                return []  # seen by two users, no marker says whose: the other runs settle it
+            if self._quoting(run):
+                return []  # only another user's content: whose it is waits until the others claimed theirs
+            return self.decide(run.run)
         return []
 
     # ---- deciding ---------------------------------------------------------------------------
@@ -184,12 +192,17 @@ class Runs:
         return self.decide_all(list(self.on_conn.get(conn, ())))
 
     def decide_all(self, runs: Iterable[RunId] | None = None) -> Ready:
-        """Runs seen by one user first: a conflicted run is settled by what the others claimed."""
+        """Runs seen by one user first; conflicted and quoting runs are settled by what the
+        others claimed."""
         chosen = list(self.open) if runs is None else list(runs)
         ready: Ready = []
-        for run_id in sorted(chosen, key=lambda r: self.open[r].conflicted if r in self.open else False):
+        for run_id in sorted(chosen, key=self._settles_late):
             ready.extend(self.decide(run_id))
         return ready
+
+    def _settles_late(self, run_id: RunId) -> bool:
+        run = self.open.get(run_id)
+        return run is not None and (run.conflicted or self._quoting(run))
 
     def note_owner_received(self, binding: Binding, d: Delivery) -> None:
         """A later delivery of a decided run reached its owner: its run id is evidence now."""
@@ -247,6 +260,17 @@ class Runs:
             for r in self._marked_requests(run)
         )
 
+    def _quoting(self, run: Run) -> bool:
+        """Does the run carry a waiting request's marker of a user it never reached, and no
+        marker of its receivers' own? Then it may be that user's run delivered here (a global
+        router) or the receiver's own run quoting that user's text (a shared prompt buffer):
+        only what the other runs claim tells which."""
+        receivers = {d.user for d in run.items}
+        marked = self._marked_requests(run)
+        if any(r.user in receivers and r.req not in self.strong for r in marked):
+            return False
+        return any(r.user not in receivers and self._weakly_claimable(r) for r in marked)
+
     def _weakly_claimable(self, request: Request) -> bool:
         """Can content alone bind a run to it? Only while it waits, or its runs went elsewhere."""
         return request.outcome is None and request.req not in self.strong
@@ -256,20 +280,21 @@ class Runs:
             return run.echo, Evidence.ECHO
         receivers = list(dict.fromkeys(d.user for d in run.items))
         marked = self._marked_requests(run)
-        if marked:
-            weight = {r.req: sum(1 for d in run.items if any(q == r.req for _, q in d.markers)) for r in marked}
-            own = [r for r in marked if r.user in receivers and r.req not in self.strong]
-            if own:
-                own.sort(key=lambda r: (r.user != run.first_user, r is not run.reserved, -weight[r.req], r.t))
-                return own[0], Evidence.CONNECTION
-            foreign = [r for r in marked if r.user not in receivers and self._weakly_claimable(r)]
-            if foreign:
-                named = self._id_users(run)
-                foreign.sort(key=lambda r: (r.user not in named, -weight[r.req], r.t))
-                return foreign[0], Evidence.IDS if foreign[0].user in named else Evidence.CONTENT
+        weight = {r.req: sum(1 for d in run.items if any(q == r.req for _, q in d.markers)) for r in marked}
+        own = [r for r in marked if r.user in receivers and r.req not in self.strong]
+        if own:
+            own.sort(key=lambda r: (r.user != run.first_user, r is not run.reserved, -weight[r.req], r.t))
+            return own[0], Evidence.CONNECTION
+        named = self._id_users(run)
+        foreign = [r for r in marked if r.user not in receivers and self._weakly_claimable(r)]
+        foreign.sort(key=lambda r: (r.user not in named, -weight[r.req], r.t))
+        if foreign and foreign[0].user in named:
+            return foreign[0], Evidence.IDS  # its ids and its content name the same user
         found = self._by_ids_and_connection(run, receivers)
         if found is not None:
-            return found
+            return found  # the ids say whose run it is; another user's marker in it is content
+        if foreign:
+            return foreign[0], Evidence.CONTENT  # another user's run, delivered where it does not belong
         again = [r for r in marked if r.user in receivers]  # its own marker, on a request already answered
         if again:
             return again[0], Evidence.CONNECTION
