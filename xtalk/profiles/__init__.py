@@ -1,19 +1,58 @@
-"""Wire profiles as data. ``get_profile(name)`` finds one by name."""
+"""Wire profiles as data: TOML files (``*.toml`` beside this module ship with xtalk).
+
+``load_profile(ref)`` gives the validated ``WireProfile`` for a shipped profile's name
+(``"netra"``) or a profile file's path, read once per process. ``get_profile(ref)`` gives its
+checker part (``xtalk.core.profile.Profile``). ``shipped()`` lists the shipped names;
+``resolve(ref, base_dir)`` turns a scenario's ``profile`` value into what a run folder keeps (a
+shipped name, or an absolute path).
+"""
 
 from __future__ import annotations
 
+import os
+
 from xtalk.core.profile import Profile
-from xtalk.profiles.netra import NETRA
+from xtalk.errors import UsageError
+from xtalk.profiles.load import profile_dir, read_profile
+from xtalk.profiles.model import WireProfile
 
-PROFILES: dict[str, Profile] = {NETRA.name: NETRA}
+DEFAULT = "netra"
+
+_CACHE: dict[str, WireProfile] = {}
 
 
-def get_profile(name: str) -> Profile:
-    from xtalk.errors import UsageError
+def shipped() -> list[str]:
+    """The names of the profiles that ship with xtalk."""
+    return sorted(name[:-5] for name in os.listdir(profile_dir()) if name.endswith(".toml"))
 
-    try:
-        return PROFILES[name]
-    except KeyError:
-        raise UsageError(
-            "a known wire profile", f"profile={name!r}", f"use one of: {', '.join(sorted(PROFILES))}"
-        ) from None
+
+def _is_path(ref: str) -> bool:
+    return ref.endswith((".toml", ".json")) or os.sep in ref or "/" in ref
+
+
+def resolve(ref: str, base_dir: str | None = None) -> str:
+    """A shipped name as it is; a path made absolute against ``base_dir`` (the scenario's folder)."""
+    if not _is_path(ref):
+        if ref not in shipped():
+            raise UsageError("a shipped profile's name or the path of a profile file (.toml)",
+                             f"profile={ref!r}", f"use one of: {', '.join(shipped())}, or a path such as "
+                             '"profiles/mybackend.toml" (docs/PROFILES.md says how to write one)')
+        return ref
+    return os.path.normpath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(ref)))
+
+
+def load_profile(ref: str = DEFAULT) -> WireProfile:
+    """The validated profile named ``ref`` (a shipped name or a file's path); cached."""
+    profile = _CACHE.get(ref)
+    if profile is None:
+        path = os.path.join(profile_dir(), resolve(ref) + ".toml") if not _is_path(ref) else resolve(ref)
+        profile = _CACHE[ref] = read_profile(path)
+    return profile
+
+
+def get_profile(ref: str = DEFAULT) -> Profile:
+    """The checker's part of the profile named ``ref``."""
+    return load_profile(ref).core
+
+
+__all__ = ["DEFAULT", "WireProfile", "get_profile", "load_profile", "resolve", "shipped"]
