@@ -9,6 +9,7 @@ shipped name, or an absolute path).
 
 from __future__ import annotations
 
+import difflib
 import os
 
 from xtalk.core.profile import Profile
@@ -33,10 +34,13 @@ def _is_path(ref: str) -> bool:
 def resolve(ref: str, base_dir: str | None = None) -> str:
     """A shipped name as it is; a path made absolute against ``base_dir`` (the scenario's folder)."""
     if not _is_path(ref):
-        if ref not in shipped():
+        names = shipped()
+        if ref not in names:
+            guess = difflib.get_close_matches(ref, names, n=1, cutoff=0.6)
             raise UsageError("a shipped profile's name or the path of a profile file (.toml)",
-                             f"profile={ref!r}", f"use one of: {', '.join(shipped())}, or a path such as "
-                             '"profiles/mybackend.toml" (docs/PROFILES.md says how to write one)')
+                             f"profile={ref!r}", (f'did you mean "{guess[0]}"? ' if guess else "")
+                             + f"shipped: {', '.join(names)}; or a path such as \"profiles/mybackend.toml\" "
+                             "(docs/PROFILES.md says how to write one)")
         return ref
     return os.path.normpath(os.path.join(base_dir or os.getcwd(), os.path.expanduser(ref)))
 
