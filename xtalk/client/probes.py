@@ -167,13 +167,19 @@ def take_over(harness: Harness, prober: Session, victim: Session, engine: str | 
         rec.error(prober.user, "probe", "session_takeover: the victim has no open connection with a session",
                   probe="session_takeover")
         return
+    # Aim at a request the victim sends from now on, once it has started: then the rest of its
+    # run is still to come when the takeover connects.
+    before = {req for tab in tabs for req in tab.tracker.open_requests()}
+
+    def fresh(tab: Tab) -> set[str]:
+        return tab.tracker.started_requests() - before if tab.alive else set()
+
     waited = 0.0
-    while waited < TAKEOVER_AIM and not any(tab.tracker.started_in_flight() for tab in tabs if tab.alive):
-        sleep(0.02)
-        waited += 0.02
-    target = next((tab for tab in tabs if tab.alive and tab.tracker.started_in_flight()),
-                  next((tab for tab in tabs if tab.alive), tabs[0]))
-    in_flight = target.tracker.open_requests()
+    while waited < TAKEOVER_AIM and not any(fresh(tab) for tab in tabs):
+        sleep(0.01)
+        waited += 0.01
+    target = next((tab for tab in tabs if fresh(tab)), next((tab for tab in tabs if tab.alive), tabs[0]))
+    in_flight = fresh(target)
     tab = prober.open_tab(engine, session=target.session, probe="session_takeover", victim=victim.user,
                           victim_conn=target.conn)
     if tab is None:

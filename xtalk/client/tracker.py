@@ -112,9 +112,9 @@ class ConnTracker:
         """The requests in flight on this connection."""
         return set(self._open)
 
-    def started_in_flight(self) -> bool:
-        """Whether a request in flight here has reached ``agent_started``."""
-        return any(Phase.STARTED in pending.phases for pending in self._open.values())
+    def started_requests(self) -> set[str]:
+        """The requests in flight here that have reached ``agent_started``."""
+        return {req for req, pending in self._open.items() if Phase.STARTED in pending.phases}
 
     def sent(self, req: str, t: float, echo: str | None = None) -> None:
         pending = Pending(req, t, echo)
