@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "serve": "xtalk.commands.serve",
     "selftest": "xtalk.commands.selftest",
     "trend": "xtalk.commands.trend",
+    "profiles": "xtalk.commands.profiles",
 }
 
 # Short help lines live here so that `xtalk --help` imports no command module.
@@ -35,6 +36,7 @@ SUMMARIES: dict[str, str] = {
     "serve": "run the reference backend alone (optionally with injected faults)",
     "selftest": "prove that every fault the reference backend injects is found",
     "trend": "print the recent runs of a scenario from the trend database",
+    "profiles": "list the shipped wire profiles, or validate and summarise a profile file",
 }
 
 EPILOG = """\

@@ -47,10 +47,14 @@ def resolve(ref: str, base_dir: str | None = None) -> str:
 
 def load_profile(ref: str = DEFAULT) -> WireProfile:
     """The validated profile named ``ref`` (a shipped name or a file's path); cached."""
-    profile = _CACHE.get(ref)
+    path = os.path.join(profile_dir(), resolve(ref) + ".toml") if not _is_path(ref) else resolve(ref)
+    try:
+        key = f"{path}:{os.stat(path).st_mtime_ns}"  # an edited file is read again
+    except OSError:
+        key = path
+    profile = _CACHE.get(key)
     if profile is None:
-        path = os.path.join(profile_dir(), resolve(ref) + ".toml") if not _is_path(ref) else resolve(ref)
-        profile = _CACHE[ref] = read_profile(path)
+        profile = _CACHE[key] = read_profile(path)
     return profile
 
 

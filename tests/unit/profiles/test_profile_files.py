@@ -98,3 +98,16 @@ def test_templates_fill_whole_values_with_any_json_and_parts_with_text() -> None
     assert render(template, {"thread": None, "n": 3}) == {"a": None, "b": "id !", "c": [3, "{literal}"], "d": "{}"}
     assert names_in(template) == {"thread", "n"}
     assert path_of({"x": {"y": "say {text}"}}, "text") == ("x", "y")
+
+
+def test_the_profiles_command_lists_the_shipped_ones_and_validates_a_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from xtalk.cli import main
+
+    assert main(["profiles"]) == 0
+    listing = capsys.readouterr().out
+    assert "netra" in listing and "chainlit" in listing and "socketio" in listing
+    assert main(["profiles", write(tmp_path, MINIMAL)]) == 0
+    assert "request     chat (default)" in capsys.readouterr().out
+    assert main(["profiles", write(tmp_path, MINIMAL.replace('"{text}"', '"{txt}"'))]) == 3
+    assert "{txt}" in capsys.readouterr().err
