@@ -49,8 +49,9 @@ def summary(profile: WireProfile) -> list[str]:
                  + (f", engine paths via ?{t.engine_param}=: {', '.join(t.engines)}" if t.engines else ""))
     lines.append(f"  sessions    {'named by the client ({session}): the session_takeover probe applies' if t.names_sessions else 'not named by the client'}")
     where = ("a cookie " + a.token_field) if a.token_from == "cookie" else ("the JSON field " + a.token_field)
-    carried = [name for name in ("subprotocol", "header", "cookie", "first message")
-               if (name == "subprotocol" and any("{token}" in s for s in t.subprotocols))
+    carried = [name for name in ("query", "subprotocol", "header", "cookie", "first message")
+               if (name == "query" and any("{token}" in v for _, v in t.query))
+               or (name == "subprotocol" and any("{token}" in s for s in t.subprotocols))
                or (name == "header" and any("{token}" in v for _, v in t.headers))
                or (name == "cookie" and a.cookie) or (name == "first message" and a.first_message)]
     lines.append(f"  auth        strategies {', '.join(a.strategies)}; the login answers with {where}; "
