@@ -61,7 +61,7 @@ def takeover(history: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[s
     received = [r for r in history if r["kind"] == "recv" and r["conn"] == opened["conn"]]
     victim_ids: set[str] = set()
     for r in history:
-        if r["t"] > opened["t"] or r.get("conn") != opened["victim_conn"]:
+        if r.get("t", 0.0) > opened["t"] or r.get("conn") != opened["victim_conn"]:
             continue
         frame = r.get("frame") if r["kind"] in ("recv", "send") else None
         data = frame.get("data") if isinstance(frame, dict) else None

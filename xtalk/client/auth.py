@@ -7,7 +7,7 @@ the answer carries the credential (a JSON field or a cookie) and whose name it v
 - ``register``: the register endpoint; when the account exists already, the login endpoint.
   The password comes from ``auth.password_env`` / ``password_file``, or is random per process.
 - ``login``: the login endpoint with the account from the ``email`` template and the password
-  from ``auth.password_env`` / ``password_file`` (a form login such as Chainlit's sets a cookie).
+  from ``auth.password_env`` / ``password_file`` (a form login may answer with a cookie).
 - ``csv``: the login endpoint with the account on row ``index % rows`` of ``auth.accounts_csv``.
 - ``e2e_bypass``: the bypass endpoint with the key (``auth.bypass_key_env``) in the header the
   profile names.
