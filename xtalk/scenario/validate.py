@@ -180,7 +180,7 @@ def build_scenario(
                        elsewhere=_elsewhere("auth"))
     fields["auth"] = _auth(auth_table, base, env, check_env, profile)
     top.finish()
-    if fields["host"] is None and not profile.reference_backend:
+    if check_env and fields["host"] is None and not profile.reference_backend:  # a run, not a re-check
         raise UsageError(f"a host for the {profile.name} profile ([run] host, host_env or --host URL)",
                          f"no host in {source}",
                          "pass --host http://127.0.0.1:PORT (the embedded reference backend speaks only a profile "
