@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import orjson
 from websockets.exceptions import InvalidState
 
 from xtalk.client import auth as auth_mod
@@ -437,6 +438,16 @@ class Session:
         if binary:
             rec.recv_binary(self.user, tab.conn, data, t)
             return
+        if tab.codec.plain_json:  # the common case, short: no codec items per message
+            try:
+                frame = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                rec.recv_text(self.user, tab.conn, data, None, t)
+                return
+            rec.recv_text(self.user, tab.conn, data, frame, t)
+            if isinstance(frame, dict):
+                self._on_frame(tab, frame, t)
+            return
         for item in tab.codec.decode(data):
             if item.reply is not None:
                 try:
@@ -455,10 +466,13 @@ class Session:
             if item.control is not None:
                 self._on_control(tab, item.control)
             elif isinstance(frame, dict):
-                if tab.awaiting_auth:
-                    self._on_auth_answer(tab, frame)
-                if tab.tracker.in_flight:
-                    self._notify(tab, tab.tracker.frame(frame, t))
+                self._on_frame(tab, frame, t)
+
+    def _on_frame(self, tab: Tab, frame: dict[str, Any], t: float) -> None:
+        if tab.awaiting_auth:
+            self._on_auth_answer(tab, frame)
+        if tab.tracker.in_flight:
+            self._notify(tab, tab.tracker.frame(frame, t))
 
     def _on_control(self, tab: Tab, control: Control) -> None:
         """The transport's opening sequence, driven by what the server sends."""

@@ -16,12 +16,13 @@ class Control(enum.Enum):
     DISCONNECTED = "disconnected"  # the server ended it without closing the WebSocket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Incoming:
     """One item of a received message. ``frame`` is what the history records (a JSON value;
     ``None``: nothing is recorded, e.g. a ping); ``raw`` is text that could not be decoded;
     ``verbatim`` says the message's bytes are ``frame``'s JSON, so the recorder may copy them;
-    ``reply`` is sent back at once (a pong) and never recorded."""
+    ``reply`` is sent back at once (a pong) and never recorded. Treated as immutable; not frozen
+    because one is built per received message and a frozen ``__init__`` costs several times more."""
 
     frame: Any = None
     raw: bytes | None = None
@@ -33,6 +34,9 @@ class Incoming:
 class Codec(Protocol):
     #: Whether the client must connect (and be accepted) after the WebSocket handshake.
     needs_connect: bool
+    #: Whether each message is one JSON frame recorded as received (the client may then skip
+    #: ``decode``: the hot path of plain JSON backends).
+    plain_json: bool
 
     def decode(self, data: bytes) -> list[Incoming]:
         """The items of one received text message (never raises: undecodable text is ``raw``)."""

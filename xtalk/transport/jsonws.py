@@ -10,6 +10,7 @@ from xtalk.transport.codec import Incoming
 
 
 class JsonCodec:
+    plain_json = True  # each message is one JSON frame, recorded as received
     needs_connect = False
 
     def decode(self, data: bytes) -> list[Incoming]:

@@ -53,6 +53,7 @@ _PONG_EMPTY = _EioPacket(eio.PONG).encode().encode("ascii")
 
 
 class SocketIOCodec:
+    plain_json = False  # each message is one JSON frame, recorded as received
     needs_connect = True
 
     def __init__(self, namespace: str = "/") -> None:
