@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from xtalk.core.profile import Path, Profile
+from xtalk.profiles.template import names_in
 
 #: Every placeholder a template may use, and what it stands for.
 PLACEHOLDERS: dict[str, str] = {
@@ -66,7 +67,7 @@ class Transport:
     @property
     def names_sessions(self) -> bool:
         """Whether a connection names a session the server may resume (``{session}`` used)."""
-        return _uses("session", (self.query, self.headers, self.connect, self.subprotocols))
+        return "session" in names_in((self.query, self.headers, self.connect, self.subprotocols))
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,19 +150,3 @@ class WireProfile:
             if kind.name == name:
                 return kind
         return self.requests[0]
-
-
-def _uses(name: str, values: Any) -> bool:
-    needle = "{" + name + "}"
-    if isinstance(values, str):
-        return needle in values
-    if isinstance(values, dict):
-        return any(_uses(name, v) for v in values.values())
-    if isinstance(values, (list, tuple)):
-        return any(_uses(name, v) for v in values)
-    return False
-
-
-def uses(name: str, template: Any) -> bool:
-    """Whether ``template`` uses the placeholder ``{name}`` anywhere."""
-    return _uses(name, template)

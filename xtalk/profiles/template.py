@@ -66,7 +66,7 @@ def _collect(template: Any, found: set[str]) -> None:
     elif isinstance(template, dict):
         for value in template.values():
             _collect(value, found)
-    elif isinstance(template, list):
+    elif isinstance(template, (list, tuple)):
         for value in template:
             _collect(value, found)
 
