@@ -59,7 +59,10 @@ def chainlit_venv(version: str, log: list[str] | None = None) -> Path:
         started = time.monotonic()
         shutil.rmtree(target, ignore_errors=True)
         subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
-        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+        # --no-compile: byte-compiling every installed module cost about a quarter of the build here
+        # (115 s against 87 s); the app compiles what it imports, once.
+        pip = [str(target / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+               "--no-compile"]
         result = subprocess.run(pip + [f"chainlit=={version}", "-r", str(EXAMPLE / "requirements.txt")],
                                 capture_output=True, text=True)
         if result.returncode != 0:
