@@ -238,3 +238,34 @@ def test_no_cookie_token_or_password_is_recorded(tmp_path: Path, monkeypatch: py
     text = (tmp_path / "history.jsonl").read_text()
     assert session.creds is not None and session.creds.token not in text and PASSWORD not in text
     assert "access_token" not in text
+
+
+def test_the_takeover_probe_waits_for_the_victims_fresh_request_then_names_its_session(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from xtalk.client.probes import take_over
+
+    prober, made = setup(tmp_path, monkeypatch)
+    victim = Session(prober.h, "u0002", 2, prober.journey)
+    assert victim.login()
+    victim_tab = victim.open_tab(None)
+    assert victim_tab is not None and victim_tab.ready
+    victim.tabs.append(victim_tab)
+    victim_tab.tracker.sent("u0002-r1", 0.0, "old-message")  # in flight before the probe: not aimed at
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 3:  # the victim sends a fresh request, and its run starts
+            victim_tab.tracker.sent("u0002-r2", 1.0, "m-2")
+            victim_tab.tracker.frame({"event": "new_message", "data": {"id": "root", "parentId": "m-2",
+                                                                        "type": "run", "name": "on_message"}}, 1.1)
+
+    take_over(prober.h, prober, victim, None, sleep)
+    assert len(naps) > 3  # it waited for the fresh request, then watched
+    probe_socket = made[-1]
+    assert json.loads(probe_socket.texts[0][2:])["sessionId"] == victim_tab.session
+    assert "clear_session" not in "".join(probe_socket.texts)  # never ends the session it named
+    prober.h.recorder.close()
+    opened = [r for r in history(tmp_path) if r["kind"] == "open" and r.get("probe")]
+    assert opened == [{**opened[0], "probe": "session_takeover", "victim": "u0002", "victim_conn": victim_tab.conn}]
+    assert "expect" not in opened[0]
