@@ -10,6 +10,9 @@ keeps two test processes from building the same one. Never xtalk's own environme
 ``ChainlitApp`` runs the example app from a scratch copy (Chainlit writes ``.chainlit/`` and
 ``chainlit.md`` beside the app) on a free loopback port, waits until it answers, and stops it by
 its pid.
+
+``python -m tests.real.chainlit_env`` builds the environments ahead of the tests (CI runs it in
+the background while the rest of the suite runs).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import httpx
 from xtalk.runner.locust_proc import free_port
 from xtalk.runner.processes import stop_process
 
+VERSIONS = ("2.10.0", "2.10.1")  # 2.10.0 rebinds a live session to any socket naming it; 2.10.1 refuses
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "chainlit"
 READY_BUDGET = 180.0  # seconds a cold start of the app may take on a loaded machine
@@ -73,6 +77,18 @@ def chainlit_venv(version: str, log: list[str] | None = None) -> Path:
         if log is not None:
             log.append(f"chainlit {version}: built {target} in {time.monotonic() - started:.0f} s")
         return target
+
+
+def build_all() -> list[Path]:
+    """Every version's environment, built in parallel where missing (CI starts this early)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    log: list[str] = []
+    with ThreadPoolExecutor(max_workers=len(VERSIONS)) as pool:
+        venvs = list(pool.map(lambda version: chainlit_venv(version, log), VERSIONS))
+    for line in log:
+        print(f"real tier: {line}", file=sys.stderr)
+    return venvs
 
 
 class ChainlitApp:
@@ -126,3 +142,7 @@ class ChainlitApp:
                  trace: TracebackType | None) -> None:
         if self.proc is not None:
             stop_process(self.proc)
+
+
+if __name__ == "__main__":  # python -m tests.real.chainlit_env: build (or find) the environments
+    build_all()

@@ -8,18 +8,14 @@ module. ``XTALK_SKIP_REAL=1`` skips the tier (say, on a machine without a packag
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.real.chainlit_env import ChainlitApp, chainlit_venv
+from tests.real.chainlit_env import VERSIONS, ChainlitApp, build_all
 
-VERSIONS = ("2.10.0", "2.10.1")
 _VENVS: dict[str, Path] = {}
-_LOG: list[str] = []
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -33,11 +29,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def chainlit_venvs() -> dict[str, Path]:
     if not _VENVS:
-        with ThreadPoolExecutor(max_workers=len(VERSIONS)) as pool:
-            for version, venv in zip(VERSIONS, pool.map(lambda v: chainlit_venv(v, _LOG), VERSIONS)):
-                _VENVS[version] = venv
-        for line in _LOG:
-            print(f"\nreal tier: {line}", file=sys.stderr)
+        _VENVS.update(zip(VERSIONS, build_all()))
     return _VENVS
 
 
