@@ -24,7 +24,6 @@ verifying: the harness is not the auth service), else the field of the answer it
 
 from __future__ import annotations
 
-import datetime as _dt
 import secrets
 import time
 import uuid
@@ -36,6 +35,7 @@ from typing import Any
 import httpx
 import jwt
 
+from xtalk.client.channel import now_iso
 from xtalk.core.profile import first_value
 from xtalk.profiles.model import AuthSpec, Endpoint
 from xtalk.profiles.template import render
@@ -102,11 +102,7 @@ def lifetime_of(token: str, expires_in: Any = None) -> float | None:
 
 def _values(account: str, user: str, password: str = "", refresh_token: str = "") -> dict[str, Any]:
     return {"account": account, "account_name": account.split("@", 1)[0], "user": user, "password": password,
-            "refresh_token": refresh_token, "now": _now()}
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            "refresh_token": refresh_token, "now": now_iso()}
 
 
 def obtain(
