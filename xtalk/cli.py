@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "trend": "xtalk.commands.trend",
     "shrink": "xtalk.commands.shrink",
     "sweep": "xtalk.commands.sweep",
+    "profiles": "xtalk.commands.profiles",
 }
 
 # Short help lines live here so that `xtalk --help` imports no command module.
@@ -39,6 +40,7 @@ SUMMARIES: dict[str, str] = {
     "trend": "print the recent runs of a scenario from the trend database",
     "shrink": "shrink a failing run to a minimal scenario that still fails the same way",
     "sweep": "run a scenario at rising concurrency and find where leaks start",
+    "profiles": "list the shipped wire profiles, or validate and summarise a profile file",
 }
 
 EPILOG = """\

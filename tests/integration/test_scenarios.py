@@ -129,8 +129,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory, staging_host: str) -> dict[st
     return {ran.name: ran for ran in done}
 
 
+#: Scenarios for backends other than the reference one: tests/real runs them against real servers.
+REAL_TIER = {"chainlit", "chainlit_takeover"}
+
+
 def test_every_scenario_file_is_covered() -> None:
-    assert sorted(p.stem for p in SCENARIOS.glob("*.toml")) == sorted(OVERRIDES)
+    assert sorted(p.stem for p in SCENARIOS.glob("*.toml")) == sorted([*OVERRIDES, *REAL_TIER])
 
 
 @pytest.mark.parametrize("name", sorted(OVERRIDES))

@@ -15,6 +15,13 @@ user is involved, ``victim`` (that user). Probes start with a ``probe`` record (
 | ``connection_limit`` | N extra connections of the prober, then one request on the last one | refusals past the server's limit; answers only to the prober |
 | ``expired_token`` | a connection with an expired token (``mint_jwt``: minted expired) or, without the signing secret, the prober's token with a well-formed but wrong signature (``variant``: ``bad_signature``) | ``AUTH_FAILED`` and close 1008 (or a refused handshake); no welcome naming a user, no events |
 | ``reconnect_storm`` | N connections of the prober opened and closed back to back | nothing for anyone else |
+| ``session_takeover`` | while the victim has a request in flight, a connection of the prober that names the victim's live session (as the profile names sessions: ``{session}`` in the connect packet, query or headers) | a refusal, or a fresh empty session of the prober's own; never the victim's events |
+
+The takeover connection's ``open`` carries ``probe``, ``victim`` and ``victim_conn``; it is not
+marked ``expect: "refusal"``: a server may also answer with a fresh session of the prober's own.
+It stays open until the victim's request ends, the server drops it, or ``TAKEOVER_WATCH``
+seconds pass, and closes without the profile's ``before_close`` frames (which could end the
+session it names).
 
 This module decides nothing: it sends and records. Findings come from the checker.
 """
@@ -24,7 +31,6 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -33,6 +39,12 @@ import jwt
 from xtalk.client import auth as auth_mod
 from xtalk.client.session import Harness, Session, Tab
 from xtalk.scenario.model import Probes
+
+
+#: Seconds the takeover connection stays open at most; and how long the probe waits at most for
+#: the victim to have a request in flight (the mid-run moment it aims at).
+TAKEOVER_WATCH = 10.0
+TAKEOVER_AIM = 10.0
 
 
 def wanted(probes: Probes) -> list[str]:
@@ -47,6 +59,8 @@ def wanted(probes: Probes) -> list[str]:
         names.append("expired_token")
     if probes.reconnect_storm > 0:
         names.append("reconnect_storm")
+    if probes.session_takeover:
+        names.append("session_takeover")
     return names
 
 
@@ -75,10 +89,8 @@ def expired_token(harness: Harness, session: Session) -> tuple[str, str]:
         except auth_mod.AuthError:
             secret = ""
         if secret:
-            now = int(time.time())
-            claims = {"sub": session.creds.identity, "iat": now - 3600, "exp": now - 1800, "token_type": "access",
-                      "iss": auth.jwt_issuer, "aud": auth.jwt_audience, "jti": uuid.uuid4().hex,
-                      "email": session.creds.email}
+            claims = auth_mod.minted_claims(auth, harness.profile.auth, session.creds.email, session.user,
+                                            lifetime=1800, issued=int(time.time()) - 3600)
             return jwt.encode(claims, secret, algorithm="HS256"), "expired"
     return altered_token(session.creds.token), "bad_signature"
 
@@ -109,10 +121,11 @@ def run_probes(harness: Harness, sessions: Sequence[Session], probes: Probes,
         else:
             prober.probe_request(tab, "foreign_thread", f"Probe from {prober.user}: summarise this thread",
                                  thread=victim.thread, victim=victim.user)
-    if probes.spoofed_user_id and (tab := home()) is not None:
+    spoof_path = harness.profile.spoof_user_id
+    if probes.spoofed_user_id and spoof_path is not None and (tab := home()) is not None:
         spoof = victim.creds.identity
         prober.probe_request(tab, "spoofed_user_id", f"Probe from {prober.user}: who am I?",
-                             payload={"user_id": spoof}, victim=victim.user, spoofed=spoof)
+                             payload={spoof_path: spoof}, victim=victim.user, spoofed=spoof)
     if probes.connection_limit > 0:
         extra = [prober.open_tab(engine, probe="connection_limit", probe_index=i)
                  for i in range(probes.connection_limit)]
@@ -120,7 +133,7 @@ def run_probes(harness: Harness, sessions: Sequence[Session], probes: Probes,
         if opened:
             prober.probe_request(opened[-1], "connection_limit", f"Probe from {prober.user}: am I still me?")
         for tab in opened:
-            tab.ws.close(1000, "xtalk: probe done")
+            prober.close_tab(tab, 1000, "xtalk: probe done")
     if probes.expired_token:
         token, variant = expired_token(harness, prober)
         # expect="refusal": the checker's cue that a welcome or an event here is a probe_violation.
@@ -132,11 +145,51 @@ def run_probes(harness: Harness, sessions: Sequence[Session], probes: Probes,
             while tab.alive and waited < 5.0:
                 sleep(0.1)
                 waited += 0.1
-            if tab.alive and tab.ws.is_open:
+            if tab.alive and tab.ready and tab.ws.is_open:
                 prober.probe_request(tab, "expired_token", f"Probe from {prober.user}: stale token", variant=variant)
-                tab.ws.close(1000, "xtalk: probe done")
+                prober.close_tab(tab, 1000, "xtalk: probe done")
     for i in range(probes.reconnect_storm):
         tab = prober.open_tab(engine, probe="reconnect_storm", probe_index=i)
         if tab is not None:
-            tab.ws.close(1000, "xtalk: reconnect storm")
+            prober.close_tab(tab, 1000, "xtalk: reconnect storm")
+    if probes.session_takeover:
+        take_over(harness, prober, victim, engine, sleep)
     rec.write({"kind": "probe", "t": rec.now(), "probe": "end", "user": prober.user})
+
+
+def take_over(harness: Harness, prober: Session, victim: Session, engine: str | None,
+              sleep: Callable[[float], Any]) -> None:
+    """The prober connects naming the victim's live session, while the victim waits for an
+    answer (aimed at: its request in flight has started), and watches what arrives."""
+    rec = harness.recorder
+    tabs = [tab for tab in victim.tabs if tab.alive and tab.ready and tab.session is not None]
+    if not tabs:
+        rec.error(prober.user, "probe", "session_takeover: the victim has no open connection with a session",
+                  probe="session_takeover")
+        return
+    # Aim at a request the victim sends from now on, once it has started: then the rest of its
+    # run is still to come when the takeover connects.
+    before = {req for tab in tabs for req in tab.tracker.open_requests()}
+
+    def fresh(tab: Tab) -> set[str]:
+        return tab.tracker.started_requests() - before if tab.alive else set()
+
+    waited = 0.0
+    while waited < TAKEOVER_AIM and not any(fresh(tab) for tab in tabs):
+        sleep(0.01)
+        waited += 0.01
+    target = next((tab for tab in tabs if fresh(tab)), next((tab for tab in tabs if tab.alive), tabs[0]))
+    in_flight = fresh(target)
+    tab = prober.open_tab(engine, session=target.session, probe="session_takeover", victim=victim.user,
+                          victim_conn=target.conn)
+    if tab is None:
+        return
+    watched = 0.0
+    while watched < TAKEOVER_WATCH and tab.alive:
+        if in_flight and not in_flight & target.tracker.open_requests():
+            break  # the victim's request ended (on the victim's connection or by its deadline)
+        sleep(0.1)
+        watched += 0.1
+    if tab.alive:
+        # No before_close frames: they could end the very session this connection named.
+        tab.ws.close(1000, "xtalk: probe done")

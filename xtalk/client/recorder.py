@@ -141,6 +141,11 @@ class Recorder:
         head = orjson.dumps({"kind": "recv", "t": t, "user": user, "conn": conn})
         return self._append(record, head[:-1] + b',"frame":' + data + b"}")
 
+    def recv_frame(self, user: str, conn: str, frame: Any, t: float | None = None) -> int:
+        """A received message that a transport decoded (a Socket.IO packet): ``frame`` as decoded."""
+        return self.write({"kind": "recv", "t": self.now() if t is None else t, "user": user, "conn": conn,
+                           "frame": frame})
+
     def recv_binary(self, user: str, conn: str, data: bytes, t: float | None = None) -> int:
         return self.write(
             {"kind": "recv", "t": self.now() if t is None else t, "user": user, "conn": conn,

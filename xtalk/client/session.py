@@ -18,26 +18,39 @@ bounded, jittered exponential backoff (``reconnect``), logging in again first wh
 refused the token (1008). Tokens are refreshed before they expire (the shorter of the token's own
 lifetime and the scenario's ``token_lifetime``); the old tabs retire: no new request goes to them,
 and each closes (by the client) once its last request ended, so a refresh never cuts a request.
+
+What goes on the wire comes from the profile (``Harness.profile``): the URL, the handshake, the
+transport codec (``xtalk.transport``), the opening sequence (a Socket.IO connect and its answer,
+a first-message auth and its answer, the profile's ``after_connect`` frames), the request frames
+(templates filled with the text, the marker, the thread, a fresh client message id) and the
+frames sent before the client closes. A connection that the server refuses while it opens is
+recorded (its answer as a ``recv``, then the client's close) and comes back dead.
 """
 
 from __future__ import annotations
 
 import random
 import secrets
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import httpx
 import orjson
 from websockets.exceptions import InvalidState
 
 from xtalk.client import auth as auth_mod
+from xtalk.client.channel import ConnectionPlan, new_session_id, now_iso, ws_url
 from xtalk.client.recorder import Recorder
 from xtalk.client.tracker import ConnTracker, Finished, Notice, Outcome, PhaseReached
 from xtalk.client.wsconn import HandshakeError, WsConnection
+from xtalk.core.profile import first_value
+from xtalk.profiles import load_profile
+from xtalk.profiles.model import REDACTED, WireProfile
+from xtalk.profiles.template import render, set_path
 from xtalk.scenario.model import Journey, Scenario, Step
+from xtalk.transport import Codec, Control, codec_for
 
 #: report(name, response_time_ms, failure_or_None): the Locust ``events.request`` adapter.
 Report = Callable[[str, float, Exception | None], None]
@@ -64,14 +77,6 @@ def new_marker() -> str:
     return "xtm-" + secrets.token_hex(8)
 
 
-def ws_url(base_url: str, engine: str | None) -> str:
-    parts = urlsplit(base_url)
-    scheme = {"https": "wss", "wss": "wss"}.get(parts.scheme, "ws")
-    path = parts.path.rstrip("/") + "/ws"
-    query = urlencode({"mode": engine}) if engine else ""
-    return urlunsplit((scheme, parts.netloc, path, query, ""))
-
-
 class _Template(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return "{" + key + "}"
@@ -79,15 +84,6 @@ class _Template(dict[str, Any]):
 
 def render_prompt(template: str, *, user: str, n: int, journey: str) -> str:
     return template.format_map(_Template(user=user, n=n, journey=journey))
-
-
-def request_frame(kind: str, text: str, thread: str | None) -> dict[str, Any]:
-    """The JSON the web front end sends (NETRA_PROTOCOL.md §3)."""
-    if kind == "user_message":
-        return {"type": "user_message", "payload": {"content": text, "references": [], "thread_id": thread}}
-    return {"type": "start_agent",
-            "payload": {"user_request": text, "thread_id": thread, "context": {"source": "message_input"},
-                        "settings": {}}}
 
 
 @dataclass
@@ -109,6 +105,11 @@ class Harness:
     requests_done: int = 0
     connected: int = 0
     stopping: bool = False  # the load is over: no new request
+    profile: WireProfile = None  # type: ignore[assignment]  # None: the scenario's profile
+
+    def __post_init__(self) -> None:
+        if self.profile is None:
+            self.profile = load_profile(self.scenario.profile)
 
 
 @dataclass
@@ -118,11 +119,17 @@ class Tab:
     conn: str
     engine: str | None
     ws: WsConnection
-    tracker: ConnTracker = field(default_factory=ConnTracker)
+    tracker: ConnTracker
+    codec: Codec
+    plan: ConnectionPlan | None = None  # how it was opened (the opening sequence renders from it)
+    session: str | None = None  # the session id it named (the takeover probe reuses it)
     waiters: dict[str, Any] = field(default_factory=dict)
     alive: bool = True
     retiring: bool = False  # replaced after a token refresh: no new request; closes when idle
     close_code: int | None = None  # the close code once it is closed
+    opening: Any = None  # set to "ready" / "refused" / "closed" when the opening sequence ends
+    ready: bool = False  # the opening sequence ended and the connection may carry requests
+    awaiting_auth: bool = False  # a first-message auth was sent and its answer not yet seen
 
 
 class Session:
@@ -151,8 +158,8 @@ class Session:
     def login(self) -> bool:
         h = self.h
         try:
-            self.creds = auth_mod.obtain(h.http, h.base_url, h.scenario.auth, user=self.user, index=self.index,
-                                         run_id=h.run_id, environ=h.environ)
+            self.creds = auth_mod.obtain(h.http, h.base_url, h.scenario.auth, h.profile.auth, user=self.user,
+                                         index=self.index, run_id=h.run_id, environ=h.environ)
         except auth_mod.AuthError as error:
             h.recorder.error(self.user, error.phase, error.detail, status=error.status)
             h.report("login", 0.0, RequestFailed(error.detail))
@@ -191,7 +198,7 @@ class Session:
     def retire(self, tab: Tab) -> None:
         tab.retiring = True
         if tab.tracker.in_flight == 0:
-            tab.ws.close(1000, "xtalk: token refresh")
+            self.close_tab(tab, 1000, "xtalk: token refresh")
         else:
             self.retired.append(tab)
 
@@ -202,8 +209,8 @@ class Session:
         if self.creds is None:
             return False
         try:
-            creds = auth_mod.refresh(h.http, h.base_url, h.scenario.auth, self.creds, user=self.user,
-                                     index=self.index, run_id=h.run_id, environ=h.environ)
+            creds = auth_mod.refresh(h.http, h.base_url, h.scenario.auth, h.profile.auth, self.creds,
+                                     user=self.user, index=self.index, run_id=h.run_id, environ=h.environ)
         except auth_mod.AuthError as error:
             h.recorder.error(self.user, "refresh", error.detail, status=error.status)
             h.report("token_refresh", 0.0, RequestFailed(error.detail))
@@ -215,17 +222,20 @@ class Session:
         return True
 
     def create_thread(self) -> None:
+        """The conversation the profile creates over HTTP before the first request (``[thread]``);
+        nothing when the profile has none (the server names threads itself)."""
         h = self.h
-        if self.creds is None:
+        spec = h.profile.thread
+        if self.creds is None or spec is None:
             return
+        body = render(spec.body, self._http_values()) if spec.body is not None else {}
         try:
-            response = h.http.post(h.base_url.rstrip("/") + "/api/threads", json={"title": f"xtalk {self.user}"},
-                                   headers={"Authorization": f"Bearer {self.creds.token}"})
+            response = h.http.post(h.base_url.rstrip("/") + spec.path, json=body, headers=self._http_headers())
         except httpx.HTTPError as error:
-            h.recorder.error(self.user, "thread", f"POST /api/threads failed: {type(error).__name__}")
+            h.recorder.error(self.user, "thread", f"POST {spec.path} failed: {type(error).__name__}")
             return
         if response.status_code >= 300:
-            h.recorder.error(self.user, "thread", f"POST /api/threads answered {response.status_code}",
+            h.recorder.error(self.user, "thread", f"POST {spec.path} answered {response.status_code}",
                              status=response.status_code)
             return
         try:
@@ -233,9 +243,20 @@ class Session:
         except ValueError:
             data = None
         if isinstance(data, dict):
-            value = data.get("id", data.get("thread_id"))
-            self.thread = str(value) if value is not None else None
+            value = first_value(data, spec.id)
+            self.thread = str(value) if value is not None and not isinstance(value, (dict, list)) else None
         h.recorder.write({"kind": "thread", "t": h.recorder.now(), "user": self.user, "thread": self.thread})
+
+    def _http_values(self) -> dict[str, Any]:
+        account = self.creds.email if self.creds is not None else self.user
+        return {"user": self.user, "account": account, "now": now_iso()}
+
+    def _http_headers(self) -> dict[str, str]:
+        """The credential on an HTTP call, as the socket carries it (headers and cookies)."""
+        assert self.creds is not None
+        plan = ConnectionPlan(self.h.profile, {**self._http_values(), "token": self.creds.token},
+                              dict(self.creds.cookies))
+        return plan.headers()
 
     def engines(self) -> list[str | None]:
         """Engine paths this user's tabs ask for: ``matrix`` opens one set per path,
@@ -298,25 +319,38 @@ class Session:
             self._retry_at = h.recorder.now() + backoff_delay(self.reconnect_failures, self._rng.random())
         return opened
 
-    def open_tab(self, engine: str | None, *, token: str | None = None, **extra: Any) -> Tab | None:
-        """Open one connection (``token`` overrides the session's: probes); ``extra`` fields go
-        on its ``open`` (or ``error``) record."""
+    def open_tab(self, engine: str | None, *, token: str | None = None, session: str | None = None,
+                 **extra: Any) -> Tab | None:
+        """Open one connection and run the profile's opening sequence. ``token`` overrides the
+        session's credential and ``session`` the fresh session id (probes); ``extra`` fields go
+        on its ``open`` (or ``error``) record. ``None`` when the WebSocket handshake failed; a
+        connection the server refused while it opened comes back dead."""
         h = self.h
         if self.creds is None:
             return None
+        profile = h.profile
         self.n_conns += 1
         conn = f"{self.user}-c{self.n_conns}"
-        url = ws_url(h.base_url, engine)
         token = token if token is not None else self.creds.token
+        session = session or new_session_id()
+        cookies = dict(self.creds.cookies)
+        if profile.auth.token_from == "cookie":
+            cookies[profile.auth.token_field] = token
+        values = {"user": self.user, "account": self.creds.email, "session": session, "token": token,
+                  "thread": self.thread, "now": now_iso()}
+        plan = ConnectionPlan(profile, values, cookies)
+        url = ws_url(h.base_url, profile, engine, {**values, "token": REDACTED})  # what the history keeps
+        real_url = ws_url(h.base_url, profile, engine, values)
         tab_box: list[Tab] = []
         ws = WsConnection(
-            url,
-            subprotocols=["jwt-auth", f"jwt.{token}"],
-            headers={"Authorization": f"Bearer {token}"},
+            real_url,
+            subprotocols=plan.subprotocols(),
+            headers=plan.headers(),
             on_message=lambda data, binary: self._on_message(tab_box[0], data, binary),
             on_closed=lambda code, reason, by: self._on_closed(tab_box[0], code, reason, by),
         )
-        tab = Tab(conn, engine, ws)
+        tab = Tab(conn, engine, ws, ConnTracker(profile.core), codec_for(profile.transport), plan, session)
+        tab.opening = h.make_waiter()
         tab_box.append(tab)
         try:
             ws.open(timeout=max(30.0, h.scenario.connect_timeout))
@@ -331,12 +365,70 @@ class Session:
             h.report("ws_connect", 0.0, RequestFailed(f"{type(error).__name__}: {error}"))
             return None
         # Recorded before the reader runs, so ``open`` precedes the welcome in the history.
-        h.recorder.open(self.user, conn, engine, url, subprotocol=_safe_subprotocol(ws.subprotocol), **extra)
+        h.recorder.open(self.user, conn, engine, url, subprotocol=plan.recorded_subprotocol(ws.subprotocol),
+                        **extra)
         # A refusal that came with the handshake response is handled here, before anyone can
         # send on the tab: the tab comes back dead, with its close recorded.
         ws.settle_early()
         ws.start_reader(h.spawn, h.pause)
+        if tab.alive and not tab.codec.needs_connect:
+            self._authenticate(tab)
+        if tab.alive and not tab.ready:
+            self._await_opening(tab)
         return tab
+
+    def _await_opening(self, tab: Tab) -> None:
+        """Wait (bounded by the connect timeout) until the opening sequence ends; a connection
+        that never finishes opening is closed by the client and recorded as an ``error``."""
+        outcome = tab.opening.wait(max(30.0, self.h.scenario.connect_timeout)) if not tab.ready else "ready"
+        if outcome == "ready" or not tab.alive:
+            return
+        if outcome is None:
+            self.h.recorder.error(self.user, "open", "the connection did not finish opening in time", conn=tab.conn)
+        self.close_tab(tab, 1000, "xtalk: connection not accepted")
+
+    def _authenticate(self, tab: Tab) -> None:
+        """After the transport is connected: the first-message auth, if the profile has one,
+        else straight to the ``after_connect`` frames."""
+        first = self.h.profile.auth.first_message
+        if first is None:
+            self._hello(tab)
+            return
+        tab.awaiting_auth = True
+        self._send_control(tab, first.frame)
+
+    def _hello(self, tab: Tab) -> None:
+        """The connection is accepted: send the profile's ``after_connect`` frames; ready."""
+        for frame in self.h.profile.transport.after_connect:
+            self._send_control(tab, frame)
+        tab.ready = True
+        tab.opening.set("ready")
+
+    def _send_control(self, tab: Tab, template: Any) -> None:
+        """Send a frame of the opening or closing sequence (recorded as a ``send`` with no request)."""
+        assert tab.plan is not None
+        frame = tab.plan.render(template)
+        self._send_raw(tab, tab.codec.encode(frame), tab.plan.recorded(template))
+
+    def _send_raw(self, tab: Tab, data: bytes, recorded: Any) -> None:
+        self.h.recorder.send(self.user, tab.conn, None, None, None, recorded)
+        try:
+            tab.ws.send_text(data)
+        except (OSError, InvalidState) as error:
+            tab.ws.abort(f"send failed: {type(error).__name__}")
+
+    def close_tab(self, tab: Tab, code: int = 1000, reason: str = "") -> None:
+        """Close one connection politely: the profile's ``before_close`` frames and the
+        transport's goodbye, then the closing handshake (the reader records the close)."""
+        if not tab.alive or not tab.ws.is_open:
+            return
+        if tab.ready:
+            for frame in self.h.profile.transport.before_close:
+                self._send_control(tab, frame)
+        goodbye = tab.codec.goodbye() if tab.codec.needs_connect else None
+        if goodbye is not None and tab.ws.is_open:
+            self._send_raw(tab, *goodbye)
+        tab.ws.close(code, reason)
 
     # ---- receiving (reader greenlet) ---------------------------------------------------------
 
@@ -346,18 +438,72 @@ class Session:
         if binary:
             rec.recv_binary(self.user, tab.conn, data, t)
             return
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            rec.recv_text(self.user, tab.conn, data, None, t)
+        if tab.codec.plain_json:  # the common case, short: no codec items per message
+            try:
+                frame = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                rec.recv_text(self.user, tab.conn, data, None, t)
+                return
+            rec.recv_text(self.user, tab.conn, data, frame, t)
+            if isinstance(frame, dict):
+                self._on_frame(tab, frame, t)
             return
-        rec.recv_text(self.user, tab.conn, data, frame, t)
-        if isinstance(frame, dict) and tab.tracker.in_flight:
+        for item in tab.codec.decode(data):
+            if item.reply is not None:
+                try:
+                    tab.ws.send_text(item.reply)  # a pong: never recorded
+                except (OSError, InvalidState):
+                    pass
+            frame = item.frame
+            if frame is None:
+                if item.raw is not None:
+                    rec.recv_text(self.user, tab.conn, item.raw, None, t)
+                continue
+            if item.verbatim and item.raw is not None:
+                rec.recv_text(self.user, tab.conn, item.raw, frame, t)
+            else:
+                rec.recv_frame(self.user, tab.conn, frame, t)
+            if item.control is not None:
+                self._on_control(tab, item.control)
+            elif isinstance(frame, dict):
+                self._on_frame(tab, frame, t)
+
+    def _on_frame(self, tab: Tab, frame: dict[str, Any], t: float) -> None:
+        if tab.awaiting_auth:
+            self._on_auth_answer(tab, frame)
+        if tab.tracker.in_flight:
             self._notify(tab, tab.tracker.frame(frame, t))
+
+    def _on_control(self, tab: Tab, control: Control) -> None:
+        """The transport's opening sequence, driven by what the server sends."""
+        if control is Control.OPEN and tab.plan is not None:
+            connect = tab.plan.profile.transport.connect
+            data, _ = tab.codec.connect(tab.plan.render(connect))
+            _, recorded = tab.codec.connect(tab.plan.recorded(connect))
+            self._send_raw(tab, data, recorded)
+        elif control is Control.CONNECTED and not tab.ready and not tab.awaiting_auth:
+            self._authenticate(tab)
+        elif control is Control.REFUSED:
+            tab.opening.set("refused")
+        elif control is Control.DISCONNECTED:
+            tab.opening.set("closed")
+            self.close_tab(tab, 1000, "xtalk: the server disconnected")
+
+    def _on_auth_answer(self, tab: Tab, frame: dict[str, Any]) -> None:
+        first = self.h.profile.auth.first_message
+        assert first is not None
+        if all(condition.holds(frame) for condition in first.accepted):
+            tab.awaiting_auth = False
+            self._hello(tab)
+        elif first.refused and all(condition.holds(frame) for condition in first.refused):
+            tab.awaiting_auth = False
+            tab.opening.set("refused")
 
     def _on_closed(self, tab: Tab, code: int | None, reason: str, by: str) -> None:
         tab.alive = False
         tab.close_code = code
+        if tab.opening is not None and not tab.ready:
+            tab.opening.set("closed")
         if tab in self.retired:
             self.retired.remove(tab)
         rec = self.h.recorder
@@ -381,7 +527,7 @@ class Session:
                 if waiter is not None:
                     waiter.set(notice)
                 if tab.retiring and tab.alive and tab.tracker.in_flight == 0:
-                    tab.ws.close(1000, "xtalk: token refresh")
+                    self.close_tab(tab, 1000, "xtalk: token refresh")
 
     # ---- asking ------------------------------------------------------------------------------
 
@@ -390,7 +536,7 @@ class Session:
 
     @staticmethod
     def _usable(tab: Tab) -> bool:
-        return tab.alive and not tab.retiring and tab.ws.is_open
+        return tab.alive and tab.ready and not tab.retiring and tab.ws.is_open
 
     def next_tabs(self) -> list[Tab]:
         """Where the next step goes: every engine's tab for a matrix journey, else the next tab
@@ -430,23 +576,29 @@ class Session:
         return [self._wait(tab, req, waiter, sent_at) for tab, req, waiter, sent_at in sent]
 
     def _send(self, tab: Tab, req: str, step: Step, step_index: int | None, text: str, group: str | None,
-              *, thread: str | None = None, payload: dict[str, Any] | None = None, **extra: Any) -> Any:
+              *, thread: str | None = None, payload: dict[tuple[str, ...], Any] | None = None,
+              **extra: Any) -> Any:
         """Record and send one request; returns the waiter its final notice will be set on.
-        ``thread``/``payload`` override the request's thread and add payload fields (probes);
-        ``extra`` fields go on the ``send`` record."""
+        ``thread`` overrides the request's thread and ``payload`` writes fields at paths of the
+        frame (probes); ``extra`` fields go on the ``send`` record."""
         h = self.h
         marker = new_marker()
         if thread is None:
             thread = self.thread if self.journey.follow_thread else None
-        frame = request_frame(step.kind, f"{text} {marker}", thread)
-        if payload:
-            frame["payload"].update(payload)
-        data = orjson.dumps(frame)
+        kind = h.profile.request(step.kind)
+        echo = str(uuid.uuid4()) if kind.echo is not None else None
+        frame = render(kind.frame, {"text": f"{text} {marker}", "marker": marker, "thread": thread,
+                                    "message_id": echo, "user": self.user, "session": tab.session,
+                                    "account": self.creds.email if self.creds is not None else self.user,
+                                    "now": now_iso()})
+        for path, value in (payload or {}).items():
+            set_path(frame, path, value)
+        data = tab.codec.encode(frame)
         t = h.recorder.now()
         waiter = h.make_waiter()
         tab.waiters[req] = waiter
-        tab.tracker.sent(req, t)
-        h.recorder.send(self.user, tab.conn, req, frame["payload"]["thread_id"], marker, frame, t,
+        tab.tracker.sent(req, t, echo)
+        h.recorder.send(self.user, tab.conn, req, thread, marker, frame, t,
                         engine=tab.engine, journey=self.journey.name, step=step_index,
                         **({"group": group} if group else {}), **extra)
         h.in_flight += 1
@@ -480,7 +632,7 @@ class Session:
         return outcome
 
     def probe_request(self, tab: Tab, probe: str, text: str, *, thread: str | None = None,
-                      payload: dict[str, Any] | None = None, **extra: Any) -> Outcome:
+                      payload: dict[tuple[str, ...], Any] | None = None, **extra: Any) -> Outcome:
         """One request sent as a probe (``probe`` names it on the ``send`` record); waits for
         its answer like any request."""
         self.n_requests += 1
@@ -492,11 +644,4 @@ class Session:
     def close(self) -> None:
         for tab in self.tabs + self.retired:
             if tab.alive:
-                tab.ws.close(1000, "xtalk: user stopped")
-
-
-def _safe_subprotocol(value: str | None) -> str | None:
-    """The subprotocol the server picked, unless it echoed the token-bearing one."""
-    if value is None or value.startswith("jwt."):
-        return None if value is None else "jwt.<redacted>"
-    return value
+                self.close_tab(tab, 1000, "xtalk: user stopped")

@@ -5,16 +5,18 @@ each received frame, the phases a request reached (first ``agent_started``, firs
 ``agent_thinking``) and when it finished. This only paces the load and feeds Locust's latency
 statistics; it decides no anomaly (that is the checker core's job, from the history).
 
-Rules, from NETRA_PROTOCOL.md §3-4:
+Everything backend-specific comes from the profile, read through the core's ``Normaliser`` (the
+same event kinds the checker sees):
 
-- Nothing in an answer echoes a client request id. The first run id seen on the connection after
-  a send, and not already bound to an earlier request on this connection, is that request's.
-- A run has several ``agent_started``/``agent_completed`` pairs (supervisor and sub-agents, same
-  run id). The request is answered when the outermost agent completes: the count of started
-  minus completed returns to zero. ``agent_error`` and ``agent_death`` end it too (failed).
-- ``reasoning`` is ``agent_thinking``; ``system_message``/``agent_progress`` carry the type in
-  ``data.event``; ``event_batch`` holds several events; ids sit at the top level, then under
-  ``data``, then ``payload``, then ``data.context``/``data.result``.
+- An event that names a parent (``profile.parent_id``) answers the request whose echoed client
+  message id (``send(echo=...)``) or one of whose steps (``profile.step_id``) that parent is; its
+  own step joins the request. The first step hung under the message id is the request's root.
+- Otherwise, the first run id (``profile.run_id``) seen on the connection after a send, and not
+  already bound to an earlier request on this connection, is that request's.
+- A run may hold several ``agent_started``/``agent_completed`` pairs (a supervisor and its
+  sub-agents, or nested run steps). The request is answered when its root step completes, or
+  (no root known) when the count of started minus completed returns to zero. Failure events
+  end it too (failed); so does a server error frame, for the oldest request still waiting.
 - Deadline expiry and lost connections are decided by the caller (it owns the clock); it tells
   the tracker with ``expire`` and ``connection_closed``.
 
@@ -24,9 +26,11 @@ Pure: no clock, no I/O; times are passed in.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from xtalk.core.normalise import Event, Normaliser, Problem
+from xtalk.core.profile import EventKind, Profile, first_str
 
 
 class Phase(enum.Enum):
@@ -37,68 +41,22 @@ class Phase(enum.Enum):
 
 class Outcome(enum.Enum):
     OK = "ok"
-    FAILED = "failed"  # agent_error / agent_death / an error frame
+    FAILED = "failed"  # a failure event or an error frame
     DEADLINE = "deadline"  # no final event before the deadline
     CLOSED = "closed"  # the connection closed while it was in flight
 
 
-AGENT_EVENTS = frozenset(
-    {"agent_started", "agent_thinking", "tool_executing", "tool_completed", "agent_completed",
-     "agent_error", "agent_death", "progress_update", "partial_result", "final_report",
-     "agent_fallback", "stream_chunk", "tool_error"}
-)
-_FAILURES = frozenset({"agent_error", "agent_death"})
-_ERROR_FRAMES = frozenset({"error", "error_message"})
+_AGENT_KINDS = frozenset({EventKind.STARTED, EventKind.THINKING, EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED,
+                          EventKind.COMPLETED, EventKind.FAILED, EventKind.RUN_OTHER})
+_NORMALISERS: dict[int, Normaliser] = {}
 
 
-def event_type(frame: dict[str, Any]) -> str | None:
-    kind = frame.get("type")
-    if kind in ("system_message", "agent_progress"):
-        data = frame.get("data")
-        if isinstance(data, dict) and isinstance(data.get("event"), str):
-            kind = data["event"]
-    if kind == "reasoning":
-        return "agent_thinking"
-    return kind if isinstance(kind, str) else None
-
-
-def run_id_of(frame: dict[str, Any]) -> str | None:
-    value = frame.get("run_id")
-    if isinstance(value, str) and value:
-        return value
-    for key in ("data", "payload"):
-        inner = frame.get(key)
-        if isinstance(inner, dict):
-            value = inner.get("run_id")
-            if isinstance(value, str) and value:
-                return value
-    data = frame.get("data")
-    if isinstance(data, dict):
-        for key in ("context", "result"):
-            inner = data.get(key)
-            if isinstance(inner, dict):
-                value = inner.get("run_id")
-                if isinstance(value, str) and value:
-                    return value
-    return None
-
-
-def iter_events(frame: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(normalised type, event dict) for each event a frame carries (a batch carries several)."""
-    kind = event_type(frame)
-    if kind == "event_batch":
-        events = frame.get("events")
-        if isinstance(events, dict):
-            for sub_kind, items in events.items():
-                if not isinstance(items, list):
-                    continue
-                norm = "agent_thinking" if sub_kind == "reasoning" else sub_kind
-                for item in items:
-                    if isinstance(item, dict):
-                        yield norm, item
-        return
-    if kind is not None:
-        yield kind, frame
+def normaliser_for(profile: Profile) -> Normaliser:
+    """One compiled normaliser per profile and process (the trackers of all tabs share it)."""
+    normaliser = _NORMALISERS.get(id(profile))
+    if normaliser is None or normaliser.profile is not profile:
+        normaliser = _NORMALISERS[id(profile)] = Normaliser(profile)
+    return normaliser
 
 
 @dataclass(slots=True)
@@ -107,7 +65,9 @@ class Pending:
 
     req: str
     sent_at: float
+    echo: str | None = None  # the client message id the server may echo as a parent
     run_id: str | None = None
+    root: str | None = None  # the first step hung under ``echo``: its completion answers the request
     depth: int = 0
     phases: dict[Phase, float] = field(default_factory=dict)
 
@@ -135,60 +95,96 @@ Notice = PhaseReached | Finished
 class ConnTracker:
     """Requests in flight on one connection, in send order."""
 
-    def __init__(self) -> None:
-        self._waiting: list[Pending] = []  # sent, no run id learned yet (oldest first)
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.normalise = normaliser_for(profile)
+        self._chains = bool(profile.parent_id or profile.step_id)
+        self._waiting: list[Pending] = []  # sent, not bound to a run or a step yet (oldest first)
         self._by_run: dict[str, Pending] = {}  # run id -> request (kept after it finishes)
+        self._by_step: dict[str, Pending] = {}  # message and step ids -> request (kept after it finishes)
         self._open: dict[str, Pending] = {}  # req -> request, while in flight
 
     @property
     def in_flight(self) -> int:
         return len(self._open)
 
-    def sent(self, req: str, t: float) -> None:
-        pending = Pending(req, t)
+    def open_requests(self) -> set[str]:
+        """The requests in flight on this connection."""
+        return set(self._open)
+
+    def started_requests(self) -> set[str]:
+        """The requests in flight here that have reached ``agent_started``."""
+        return {req for req, pending in self._open.items() if Phase.STARTED in pending.phases}
+
+    def sent(self, req: str, t: float, echo: str | None = None) -> None:
+        pending = Pending(req, t, echo)
         self._waiting.append(pending)
         self._open[req] = pending
+        if echo is not None:
+            self._by_step[echo] = pending
 
     def frame(self, frame: dict[str, Any], t: float) -> list[Notice]:
+        events = self.normalise(frame)
+        if isinstance(events, Problem):
+            return []
+        step = parent = None
+        if self._chains and len(events) == 1:  # a batch's items have no ids of the frame's
+            step = first_str(frame, self.profile.step_id)
+            parent = first_str(frame, self.profile.parent_id)
         notices: list[Notice] = []
-        for kind, event in iter_events(frame):
-            self._event(kind, event, t, notices)
+        for event in events:
+            self._event(event, step, parent, t, notices)
         return notices
 
-    def _event(self, kind: str, event: dict[str, Any], t: float, out: list[Notice]) -> None:
-        if kind in _ERROR_FRAMES:
-            # A server error frame answers the oldest request still waiting for its run, if any:
-            # without it the request would idle until its deadline.
-            if self._waiting:
-                pending = self._waiting[0]
-                self._finish(pending, Outcome.FAILED, t, out, f"server sent {kind}")
-            return
-        if kind not in AGENT_EVENTS:
-            return
-        run_id = run_id_of(event)
+    def _owner(self, event: Event, step: str | None, parent: str | None) -> Pending | None:
+        """The request an agent event answers, binding its step or run id on the way."""
+        pending = self._by_step.get(parent) if parent is not None else None
+        if pending is None and step is not None:
+            pending = self._by_step.get(step)
+        if pending is not None:
+            if step is not None:
+                self._by_step.setdefault(step, pending)
+                if pending.root is None and parent is not None and parent == pending.echo:
+                    pending.root = step
+            if pending in self._waiting:
+                self._waiting.remove(pending)
+            return pending
+        run_id = event.run_id
         if run_id is None:
-            return  # e.g. the second, id-less agent_completed: no evidence to pace on
+            return None  # e.g. the second, id-less agent_completed: no evidence to pace on
         bound = self._by_run.get(run_id)
         if bound is None:
             if not self._waiting:
-                return  # a run nobody here asked for: the checker's business
+                return None  # a run nobody here asked for: the checker's business
             bound = self._waiting.pop(0)
             bound.run_id = run_id
             self._by_run[run_id] = bound
-        pending = bound
-        if pending.req not in self._open:
-            return  # late event of a finished request
-        if kind == "agent_started":
+        return bound
+
+    def _event(self, event: Event, step: str | None, parent: str | None, t: float, out: list[Notice]) -> None:
+        kind = event.kind
+        if kind is EventKind.SERVER_ERROR:
+            # A server error frame answers the oldest request still waiting for its run, if any:
+            # without it the request would idle until its deadline.
+            if self._waiting:
+                self._finish(self._waiting[0], Outcome.FAILED, t, out, f"server sent {event.type}")
+            return
+        if kind not in _AGENT_KINDS:
+            return
+        pending = self._owner(event, step, parent)
+        if pending is None or pending.req not in self._open:
+            return  # nobody's here, or a late event of a finished request
+        if kind is EventKind.STARTED:
             pending.depth += 1
             self._phase(pending, Phase.STARTED, t, out)
-        elif kind == "agent_thinking":
+        elif kind is EventKind.THINKING:
             self._phase(pending, Phase.THINKING, t, out)
-        elif kind == "agent_completed":
+        elif kind is EventKind.COMPLETED:
             pending.depth -= 1
-            if pending.depth <= 0:
+            if (step == pending.root) if pending.root is not None else pending.depth <= 0:
                 self._finish(pending, Outcome.OK, t, out)
-        elif kind in _FAILURES:
-            self._finish(pending, Outcome.FAILED, t, out, kind)
+        elif kind is EventKind.FAILED:
+            self._finish(pending, Outcome.FAILED, t, out, event.type)
 
     def _phase(self, pending: Pending, phase: Phase, t: float, out: list[Notice]) -> None:
         if phase not in pending.phases:

@@ -1,4 +1,4 @@
-"""The names a scenario may use that other modules own: anomaly kinds, faults, profiles, phases.
+"""The names a scenario may use that other modules own: anomaly kinds, faults, phases.
 
 Anomaly kinds come from the checker core (``xtalk.core.anomaly``). Fault names come from ``xtalk.backend.faults.FAULTS`` when it
 can be imported; ``None`` means "unknown here", and the fault check is skipped rather than
@@ -16,10 +16,6 @@ from xtalk.core.anomaly import ANOMALY_KINDS
 #: Latency phases a threshold may name (time from the send to that event).
 PHASES: tuple[str, ...] = ("agent_started", "agent_thinking", "agent_completed")
 PERCENTILES: dict[str, int] = {"p50": 50, "p95": 95, "p99": 99}
-
-#: Wire profiles the harness ships.
-PROFILES: tuple[str, ...] = ("netra",)
-
 
 def anomaly_kinds() -> tuple[str, ...]:
     """Every anomaly kind a threshold may name: the checker core's list (SPEC's thirteen, then

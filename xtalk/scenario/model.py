@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-StepKind = Literal["start_agent", "user_message"]
-AuthStrategy = Literal["register", "csv", "e2e_bypass", "mint_jwt"]
+#: A request kind of the run's profile (``[request.kinds.NAME]``).
+StepKind = str
+AuthStrategy = Literal["register", "login", "csv", "e2e_bypass", "mint_jwt"]
 Pacing = Literal["closed", "open"]
 
-#: Engine paths the netra profile knows (``?mode=``). ``None`` in a journey means "the server's
-#: default": no ``mode`` parameter is sent.
+#: Engine paths of the default profile (``[transport] engines``; kept for the reference
+#: backend's ``[backend] engine``). ``None`` in a journey means "the server's default": no engine
+#: parameter is sent.
 ENGINE_PATHS: tuple[str, ...] = ("main", "factory", "isolated", "legacy")
 
 
@@ -60,8 +62,8 @@ class Auth:
     bypass_key_file: str | None = None  # or: a file holding it
     jwt_secret_env: str | None = None  # mint_jwt: env var holding the HS256 secret
     jwt_secret_file: str | None = None  # or: a file holding it
-    jwt_audience: str = "netra-backend"
-    jwt_issuer: str = "netra-auth-service"
+    jwt_audience: str | None = None  # mint_jwt: the token's aud; None: the profile's [auth.mint] audience
+    jwt_issuer: str | None = None  # mint_jwt: the token's iss; None: the profile's [auth.mint] issuer
     token_lifetime: float = 900.0  # refresh and reconnect before this runs out
     refresh: bool = True  # False: keep the first token (probes expiry on long runs)
 
@@ -112,6 +114,7 @@ class Probes:
     connection_limit: int = 0  # > 0: open this many connections for one user
     expired_token: bool = False
     reconnect_storm: int = 0  # > 0: this many rapid reconnects per probing user
+    session_takeover: bool = False  # a second user connects naming another user's live session
 
 
 @dataclass(frozen=True, slots=True)

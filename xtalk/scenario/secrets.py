@@ -18,6 +18,7 @@ from xtalk.scenario.model import Auth
 #: For each strategy: the secret it needs (None: optional), as (what, env field, file field).
 _NEEDS: dict[str, tuple[str, str, str, bool]] = {
     "register": ("the account password", "password_env", "password_file", False),
+    "login": ("the account password", "password_env", "password_file", True),
     "e2e_bypass": ("the e2e bypass key (header X-E2E-Bypass-Key)", "bypass_key_env", "bypass_key_file", True),
     "mint_jwt": ("the HS256 JWT signing secret", "jwt_secret_env", "jwt_secret_file", True),
 }

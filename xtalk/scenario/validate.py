@@ -5,6 +5,10 @@ the key path and the value (see ``fields``). The document's sections are ``[run]
 ``[backend]``, ``[auth]``, ``[[journey]]`` (with ``[[journey.step]]``), ``[thresholds]``,
 ``[shape]`` and ``[probes]``; ``scenarios/README.md`` documents every key.
 
+The run's profile (``[run] profile``: a shipped name or a profile file) is read first; what it
+can express decides what the rest may say: its engine paths, request kinds, auth strategies, and
+which probes it supports; a profile without the reference backend needs a host.
+
 Invariants of the result: every engine path is known; every anomaly kind in thresholds exists;
 ratios are in [0, 1]; durations are finite seconds; ``shape.stages`` is resolved (never empty,
 its last ``until`` is ``run_time``); relative file paths are made absolute against the scenario
@@ -17,14 +21,13 @@ import os
 import re
 import string
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from xtalk.errors import UsageError
 from xtalk.scenario import shape as shapes
 from xtalk.scenario.catalog import (
     PERCENTILES,
     PHASES,
-    PROFILES,
     anomaly_kinds,
     fault_default_rate,
     fault_names,
@@ -45,6 +48,9 @@ from xtalk.scenario.model import (
 )
 from xtalk.scenario.secrets import check_auth
 
+if TYPE_CHECKING:
+    from xtalk.profiles.model import WireProfile
+
 SCHEMA = "xtalk.scenario/1"
 
 SECTIONS: dict[str, tuple[str, ...]] = {
@@ -61,7 +67,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "shape": ("kind", "stages", "ramp_up", "steps", "base", "at", "length"),
     "shape.stages": ("until", "users", "spawn_rate"),
     "probes": ("foreign_thread", "spoofed_user_id", "connection_limit", "expired_token",
-               "reconnect_storm"),
+               "reconnect_storm", "session_takeover"),
 }
 TOP_KEYS: tuple[str, ...] = ("schema", "run", "check", "backend", "auth", "journey", "thresholds",
                              "shape", "probes")
@@ -70,6 +76,7 @@ TOP_KEYS: tuple[str, ...] = ("schema", "run", "check", "backend", "auth", "journ
 AUTH_COMMON = ("strategy", "email", "auth_host", "auth_host_env", "token_lifetime", "refresh")
 AUTH_KEYS: dict[str, tuple[str, ...]] = {
     "register": ("password_env", "password_file"),
+    "login": ("password_env", "password_file"),
     "csv": ("accounts_csv",),
     "e2e_bypass": ("bypass_key_env", "bypass_key_file"),
     "mint_jwt": ("jwt_secret_env", "jwt_secret_file", "jwt_audience", "jwt_issuer"),
@@ -78,7 +85,7 @@ SHAPE_PARAMS: dict[str, tuple[str, ...]] = {
     "constant": (), "ramp": ("ramp_up",), "soak": ("ramp_up",), "steps": ("steps",),
     "spike": ("base", "at", "length"),
 }
-JOURNEY_ENGINES: tuple[str, ...] = ENGINE_PATHS + ("default", "matrix", "per_user")
+JOURNEY_CHOICES: tuple[str, ...] = ("default", "matrix", "per_user")
 PROMPT_FIELDS: tuple[str, ...] = ("user", "n", "journey")
 EMAIL_FIELDS: tuple[str, ...] = ("run", "user")
 OVERRIDE_FLAGS: dict[str, str] = {
@@ -136,18 +143,19 @@ def build_scenario(
     run = Table(run_data, source=source, path="run", known=SECTIONS["run"], flags=flags,
                 elsewhere=_elsewhere("run"))
     default_name = os.path.splitext(os.path.basename(path))[0] if path else "adhoc"
+    profile_ref, profile = _profile(run, base)
     fields: dict[str, Any] = {
         "name": run.get_str("name", default_name, nonempty=True),
         "description": run.get_str("description", ""),
         "host": _host(run, "host", "host_env", env, check_env),
-        "profile": run.get_str("profile", "netra", choices=PROFILES),
+        "profile": profile_ref,
         "users": run.get_int("users", _SCENARIO.users, minimum=1),
         "spawn_rate": run.get_float("spawn_rate", _SCENARIO.spawn_rate, above=0),
         "run_time": run.get_duration("run_time", _SCENARIO.run_time, above=0),
         "seed": run.get_int("seed", _SCENARIO.seed, minimum=0),
         "pacing": run.get_str("pacing", "closed", choices=("closed", "open")),
         "connect_timeout": run.get_duration("connect_timeout", _SCENARIO.connect_timeout, above=0),
-        "engines": _engines(run),
+        "engines": _engines(run, profile),
     }
     fields["arrival_rate"] = _arrival_rate(run, fields["pacing"])
     run.finish()
@@ -160,18 +168,23 @@ def build_scenario(
 
     fields["backend"] = _backend(Table(top.get_table("backend"), source=source, path="backend",
                                        known=SECTIONS["backend"], elsewhere=_elsewhere("backend")))
-    fields["journeys"] = _journeys(top, fields["engines"])
+    fields["journeys"] = _journeys(top, fields["engines"], profile)
     fields["thresholds"] = _thresholds(Table(top.get_table("thresholds"), source=source,
                                              path="thresholds", known=SECTIONS["thresholds"],
                                              elsewhere=_elsewhere("thresholds")))
     fields["shape"] = _shape(Table(top.get_table("shape"), source=source, path="shape",
                                    known=SECTIONS["shape"], elsewhere=_elsewhere("shape")), fields)
     fields["probes"] = _probes(Table(top.get_table("probes"), source=source, path="probes",
-                                     known=SECTIONS["probes"], elsewhere=_elsewhere("probes")))
+                                     known=SECTIONS["probes"], elsewhere=_elsewhere("probes")), profile)
     auth_table = Table(top.get_table("auth"), source=source, path="auth", known=SECTIONS["auth"],
                        elsewhere=_elsewhere("auth"))
-    fields["auth"] = _auth(auth_table, base, env, check_env)
+    fields["auth"] = _auth(auth_table, base, env, check_env, profile)
     top.finish()
+    if check_env and fields["host"] is None and not profile.reference_backend:  # a run, not a re-check
+        raise UsageError(f"a host for the {profile.name} profile ([run] host, host_env or --host URL)",
+                         f"no host in {source}",
+                         "pass --host http://127.0.0.1:PORT (the embedded reference backend speaks only a profile "
+                         "with reference_backend = true)")
 
     scenario = Scenario(path=path, **fields)
     if check_env:
@@ -210,30 +223,48 @@ def _url(table: Table, key: str, value: str) -> str:
     return value.strip().rstrip("/")
 
 
-def _engines(run: Table) -> tuple[str, ...]:
+def _profile(run: Table, base: str) -> tuple[str, WireProfile]:
+    """The run's profile: a shipped name or a profile file (relative to the scenario's folder),
+    read and validated now, so that its mistakes surface before any user spawns."""
+    from xtalk import profiles
+
+    ref = cast(str, run.get_str("profile", profiles.DEFAULT, nonempty=True))
+    try:
+        resolved = profiles.resolve(ref, base)
+        return resolved, profiles.load_profile(resolved)
+    except UsageError as error:
+        raise UsageError(f"run.profile to name a usable profile ({error.expected})",
+                         f"{error.found} (run.profile in {run.source})", error.fix) from None
+
+
+def _engines(run: Table, profile: WireProfile) -> tuple[str, ...]:
+    known = profile.transport.engines
     items = run.get_list("engines", None)
     if items is None:
-        return _SCENARIO.engines
-    if not items:
+        return profile.transport.default_engines
+    if items and not known:
+        raise run.error("engines", f"to be unset: the {profile.name} profile has no engine paths", items, "",
+                        fix=f"remove engines from [run] in {run.source}")
+    if not items and known:
         raise run.error("engines", "to list at least one engine path", items,
                         "a list such as [\"main\", \"isolated\"]")
     for item in items:
-        if not isinstance(item, str) or item not in ENGINE_PATHS:
-            raise _unknown_engine(run, "engines", item, ENGINE_PATHS)
+        if not isinstance(item, str) or item not in known:
+            raise _unknown_engine(run, "engines", item, known)
     if len(set(items)) != len(items):
         raise run.error("engines", "to list each engine path once", items, "a list without repeats")
     return tuple(cast(list[str], items))
 
 
 def _unknown_engine(table: Table, key: str, value: object, known: tuple[str, ...]) -> UsageError:
-    names = ", ".join(f'"{k}"' for k in known)
+    names = ", ".join(f'"{k}"' for k in known) or "none"
     guess = closest(value, known) if isinstance(value, str) else None
     fix = (f'did you mean "{guess}"? ' if guess else "") + f"known: {names}"
     if "matrix" in known:
         fix += ' (an engine path; "default": no ?mode=; "matrix": every run.engines path; ' \
             '"per_user": users spread over run.engines)'
-    else:
-        fix += " (the netra profile's ?mode= values)"
+    elif known:
+        fix += " (the profile's engine paths)"
     return UsageError(f"{table.key_path(key)} to name a known engine path", table.found(key, value), fix)
 
 
@@ -315,15 +346,15 @@ def _fault(table: Table, index: int, item: object, known: tuple[str, ...] | None
 # -- [[journey]] ---------------------------------------------------------------------------
 
 
-def _journeys(top: Table, engines: tuple[str, ...]) -> tuple[Journey, ...]:
+def _journeys(top: Table, engines: tuple[str, ...], profile: WireProfile) -> tuple[Journey, ...]:
     items = top.get_tables("journey")
     if not items:
-        return _SCENARIO.journeys
+        return (Journey(steps=(Step(kind=profile.default_request),)),)
     journeys: list[Journey] = []
     for i, data in enumerate(items, start=1):
         table = Table(data, source=top.source, path=f"journey[{i}]", known=SECTIONS["journey"],
                       elsewhere=_elsewhere("journey"))
-        journeys.append(_journey(table, i, engines))
+        journeys.append(_journey(table, i, engines, profile))
         table.finish()
     names = [j.name for j in journeys]
     for i, name in enumerate(names, start=1):
@@ -336,11 +367,12 @@ def _journeys(top: Table, engines: tuple[str, ...]) -> tuple[Journey, ...]:
     return tuple(journeys)
 
 
-def _journey(table: Table, index: int, engines: tuple[str, ...]) -> Journey:
+def _journey(table: Table, index: int, engines: tuple[str, ...], profile: WireProfile) -> Journey:
     name = cast(str, table.get_str("name", f"journey{index}", nonempty=True))
     engine = table.get_str("engine", "default")
-    if engine not in JOURNEY_ENGINES:
-        raise _unknown_engine(table, "engine", engine, JOURNEY_ENGINES)
+    choices = profile.transport.engines + JOURNEY_CHOICES if profile.transport.engines else ("default",)
+    if engine not in choices:
+        raise _unknown_engine(table, "engine", engine, choices)
     if engine == "matrix" and len(engines) < 2:
         raise table.error("engine", '"matrix" to have at least two paths in run.engines to compare',
                           engine, "", fix=f'list two or more paths in run.engines of {table.source}, '
@@ -350,7 +382,7 @@ def _journey(table: Table, index: int, engines: tuple[str, ...]) -> Journey:
     for j, data in enumerate(table.get_tables("step"), start=1):
         sub = Table(data, source=table.source, path=f"{table.path}.step[{j}]",
                     known=SECTIONS["journey.step"], elsewhere=_elsewhere("journey.step"))
-        kind = cast(str, sub.get_str("kind", "start_agent", choices=("start_agent", "user_message")))
+        kind = cast(str, sub.get_str("kind", profile.default_request, choices=tuple(k.name for k in profile.requests)))
         prompt = cast(str, sub.get_str("prompt", _STEP.prompt, nonempty=True))
         _template(sub, "prompt", prompt, PROMPT_FIELDS)
         steps.append(Step(kind=kind, prompt=prompt, think_time=_think_time(sub, "think_time", think)))  # type: ignore[arg-type]
@@ -359,7 +391,7 @@ def _journey(table: Table, index: int, engines: tuple[str, ...]) -> Journey:
         name=name,
         weight=cast(int, table.get_int("weight", 1, minimum=0)),
         engine=None if engine == "default" else engine,
-        steps=tuple(steps) if steps else (Step(think_time=think),),
+        steps=tuple(steps) if steps else (Step(kind=profile.default_request, think_time=think),),
         tabs=cast(int, table.get_int("tabs", 1, minimum=1, maximum=64)),
         follow_thread=table.get_bool("follow_thread", True),
     )
@@ -513,20 +545,38 @@ def _stages(table: Table, items: list[Mapping[str, object]], users: int, rate: f
 # -- [probes] and [auth] -------------------------------------------------------------------
 
 
-def _probes(table: Table) -> Probes:
+def _probes(table: Table, profile: WireProfile) -> Probes:
     probes = Probes(
         foreign_thread=table.get_bool("foreign_thread", False),
         spoofed_user_id=table.get_bool("spoofed_user_id", False),
         connection_limit=cast(int, table.get_int("connection_limit", 0, minimum=0, maximum=1000)),
         expired_token=table.get_bool("expired_token", False),
         reconnect_storm=cast(int, table.get_int("reconnect_storm", 0, minimum=0, maximum=10000)),
+        session_takeover=table.get_bool("session_takeover", False),
     )
     table.finish()
+    needs = {
+        "session_takeover": (profile.transport.names_sessions,
+                             "names sessions ({session} in [transport] connect, query or headers)"),
+        "foreign_thread": (profile.thread is not None and all(k.thread is not None for k in profile.requests),
+                           "creates threads ([thread]) and puts them in requests (\"{thread}\")"),
+        "spoofed_user_id": (profile.spoof_user_id is not None, "says where a request may claim a user id "
+                            "([request] spoof_user_id)"),
+    }
+    for name, (possible, what) in needs.items():
+        if getattr(probes, name) and not possible:
+            raise table.error(name, f"only with a profile that {what}", True, "",
+                              fix=f"remove {name} from [probes] in {table.source}; the {profile.name} profile "
+                              "cannot express it")
     return probes
 
 
-def _auth(table: Table, base: str, env: Mapping[str, str], check_env: bool) -> Auth:
-    strategy = cast(str, table.get_str("strategy", "register", choices=tuple(AUTH_KEYS)))
+def _auth(table: Table, base: str, env: Mapping[str, str], check_env: bool, profile: WireProfile) -> Auth:
+    supported = profile.auth.strategies
+    strategy = cast(str, table.get_str("strategy", supported[0], choices=tuple(AUTH_KEYS)))
+    if strategy not in supported:
+        raise table.error("strategy", f"to be one of the {profile.name} profile's strategies "
+                          + ", ".join(f'"{s}"' for s in supported), strategy, " or ".join(f'"{s}"' for s in supported))
     for key in table.data:
         if key in AUTH_COMMON or key not in SECTIONS["auth"] or key in AUTH_KEYS[strategy]:
             continue
@@ -553,7 +603,8 @@ def _auth(table: Table, base: str, env: Mapping[str, str], check_env: bool) -> A
         values[key] = value
     pair = {"e2e_bypass": ("bypass_key_env", "bypass_key_file"),
             "mint_jwt": ("jwt_secret_env", "jwt_secret_file"),
-            "register": ("password_env", "password_file")}.get(strategy)
+            "register": ("password_env", "password_file"),
+            "login": ("password_env", "password_file")}.get(strategy)
     if pair is not None:
         given = [k for k in pair if k in values]
         if len(given) == 2:

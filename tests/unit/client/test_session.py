@@ -14,8 +14,11 @@ import pytest
 
 from xtalk.client import auth as auth_mod
 from xtalk.client.recorder import Recorder
-from xtalk.client.session import Harness, Session, Tab, render_prompt, ws_url
-from xtalk.client.tracker import Outcome
+from xtalk.client.channel import ws_url
+from xtalk.client.session import Harness, Session, Tab, render_prompt
+from xtalk.client.tracker import ConnTracker, Outcome
+from xtalk.profiles import load_profile
+from xtalk.transport import JsonCodec
 from xtalk.client.wsconn import WsConnection
 from xtalk.scenario.model import Auth, Journey, Scenario, Step
 
@@ -87,7 +90,7 @@ def attach_tab(session: Session) -> tuple[Tab, FakeSocket]:
                       on_closed=lambda c, r, by: session._on_closed(tab_box[0], c, r, by))
     sock = FakeSocket()
     ws.open(sock=sock)
-    tab = Tab(f"{session.user}-c1", None, ws)
+    tab = Tab(f"{session.user}-c1", None, ws, ConnTracker(session.h.profile.core), JsonCodec(), ready=True)
     tab_box.append(tab)
     session.tabs.append(tab)
     return tab, sock
@@ -225,7 +228,8 @@ def test_register_falls_back_to_login_when_the_account_exists(tmp_path: Path) ->
 def test_minted_tokens_carry_the_full_netra_claim_set() -> None:
     auth = Auth(strategy="mint_jwt", jwt_secret_env="XT_SECRET")
     creds = auth_mod.obtain(httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(500))),
-                            "http://h", auth, user="u0001", index=1, run_id="run1", environ={"XT_SECRET": SECRET})
+                            "http://h", auth, load_profile("netra").auth, user="u0001", index=1, run_id="run1",
+                            environ={"XT_SECRET": SECRET})
     claims = jwt.decode(creds.token, SECRET, algorithms=["HS256"], audience="netra-backend")
     assert {"sub", "iat", "exp", "token_type", "iss", "aud", "jti", "email"} <= set(claims)
     assert claims["token_type"] == "access" and claims["iss"] == "netra-auth-service"
@@ -234,8 +238,9 @@ def test_minted_tokens_carry_the_full_netra_claim_set() -> None:
 
 
 def test_ws_url_sends_mode_only_when_the_journey_names_an_engine() -> None:
-    assert ws_url("http://127.0.0.1:8000", None) == "ws://127.0.0.1:8000/ws"
-    assert ws_url("https://staging.example/", "legacy") == "wss://staging.example/ws?mode=legacy"
+    netra = load_profile("netra")
+    assert ws_url("http://127.0.0.1:8000", netra, None) == "ws://127.0.0.1:8000/ws"
+    assert ws_url("https://staging.example/", netra, "legacy") == "wss://staging.example/ws?mode=legacy"
 
 
 def test_prompt_templates_fill_known_fields_and_keep_unknown_ones() -> None:

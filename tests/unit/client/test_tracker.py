@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from xtalk.client.tracker import ConnTracker, Finished, Outcome, Phase, PhaseReached, event_type, run_id_of
+from xtalk.client.tracker import ConnTracker, Finished, Outcome, Phase, PhaseReached
+from xtalk.profiles.netra import NETRA
 
 
 def ev(kind: str, run: str | None = "run_1", **extra: object) -> dict[str, object]:
@@ -17,7 +18,7 @@ def finished(notices: list) -> list[Finished]:
 
 
 def test_request_is_answered_when_the_outermost_agent_completes_not_a_sub_agent() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("u0001-r1", 1.0)
     assert tr.frame(ev("agent_started", agent_name="supervisor"), 1.1)[0] == PhaseReached("u0001-r1", Phase.STARTED, 1.1, tr_latency := 1.1 - 1.0)
     assert tr_latency > 0
@@ -30,7 +31,7 @@ def test_request_is_answered_when_the_outermost_agent_completes_not_a_sub_agent(
 
 
 def test_each_phase_is_reported_once_per_request_not_per_event() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     notices = []
     for kind in ("agent_started", "agent_thinking", "agent_thinking", "reasoning", "tool_executing",
@@ -42,7 +43,7 @@ def test_each_phase_is_reported_once_per_request_not_per_event() -> None:
 
 
 def test_first_new_run_id_after_a_send_belongs_to_that_request() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     tr.frame(ev("agent_started", "run_a"), 0.1)
     tr.sent("r2", 0.2)  # r1 still in flight
@@ -54,7 +55,7 @@ def test_first_new_run_id_after_a_send_belongs_to_that_request() -> None:
 
 
 def test_events_of_a_finished_request_do_not_answer_the_next_one() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     tr.frame(ev("agent_started", "run_a"), 0.1)
     tr.frame(ev("agent_completed", "run_a"), 0.2)
@@ -64,7 +65,7 @@ def test_events_of_a_finished_request_do_not_answer_the_next_one() -> None:
 
 
 def test_an_expired_request_keeps_its_run_so_late_events_are_not_taken_for_the_next() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     tr.frame(ev("agent_started", "run_a"), 0.1)
     late = tr.expire("r1", 30.0)
@@ -76,21 +77,21 @@ def test_an_expired_request_keeps_its_run_so_late_events_are_not_taken_for_the_n
 
 def test_agent_error_and_death_finish_the_request_as_failed() -> None:
     for kind in ("agent_error", "agent_death"):
-        tr = ConnTracker()
+        tr = ConnTracker(NETRA)
         tr.sent("r1", 0.0)
         done = finished(tr.frame(ev(kind), 0.5))
         assert [(d.outcome, d.detail) for d in done] == [(Outcome.FAILED, kind)]
 
 
 def test_an_error_frame_fails_the_oldest_request_still_waiting_for_its_run() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     done = finished(tr.frame({"type": "error", "message": "rate limited"}, 0.1))
     assert [(d.req, d.outcome) for d in done] == [("r1", Outcome.FAILED)]
 
 
 def test_noise_and_idless_frames_never_bind_a_run() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     assert tr.frame({"type": "heartbeat"}, 0.1) == []
     assert tr.frame({"type": "agent_completed", "payload": {"response": "x"}}, 0.2) == []
@@ -98,7 +99,7 @@ def test_noise_and_idless_frames_never_bind_a_run() -> None:
 
 
 def test_batched_events_are_each_followed() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     frame = {"type": "event_batch", "events": {"agent_started": [{"run_id": "run_a"}],
                                                 "reasoning": [{"run_id": "run_a"}],
@@ -108,7 +109,7 @@ def test_batched_events_are_each_followed() -> None:
 
 
 def test_connection_close_finishes_every_request_in_flight_as_closed() -> None:
-    tr = ConnTracker()
+    tr = ConnTracker(NETRA)
     tr.sent("r1", 0.0)
     tr.sent("r2", 0.1)
     done = tr.connection_closed(0.5, "closed by server (1011)")
@@ -116,11 +117,12 @@ def test_connection_close_finishes_every_request_in_flight_as_closed() -> None:
     assert tr.in_flight == 0
 
 
-def test_type_and_run_id_are_read_from_every_envelope_family() -> None:
-    assert event_type({"type": "reasoning"}) == "agent_thinking"
-    assert event_type({"type": "system_message", "data": {"event": "agent_started"}}) == "agent_started"
-    assert run_id_of({"type": "x", "data": {"run_id": "a"}}) == "a"
-    assert run_id_of({"type": "x", "payload": {"run_id": "b"}}) == "b"
-    assert run_id_of({"type": "x", "data": {"context": {"run_id": "c"}}}) == "c"
-    assert run_id_of({"type": "x", "run_id": "top", "data": {"run_id": "inner"}}) == "top"
-    assert run_id_of({"type": "x"}) is None
+def test_run_ids_are_read_from_every_envelope_family_the_profile_names() -> None:
+    for frame in ({"type": "system_message", "data": {"event": "agent_started", "run_id": "a"}},
+                  {"type": "agent_started", "payload": {"run_id": "a"}},
+                  {"type": "agent_started", "data": {"context": {"run_id": "a"}}},
+                  {"type": "reasoning", "run_id": "a"}):
+        tr = ConnTracker(NETRA)
+        tr.sent("r1", 0.0)
+        notices = tr.frame(frame, 0.1)
+        assert notices and notices[0].req == "r1", frame
