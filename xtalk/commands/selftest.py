@@ -166,6 +166,7 @@ def prove(case: Case, root: Path, seed: int) -> Judgment:
     scenario.write_text(scenario_text(case, seed))
     env = {**os.environ, PASSWORD_ENV: secrets.token_urlsafe(12)}
     env.pop("XTALK_CLOCK_ZERO", None)
+    env["XTALK_TREND_DB"] = str(root / "trend.sqlite")  # proof runs are not the user's trend
     serve, url = _start_serve(case, folder, seed, env)
     code: int | None = None
     try:

@@ -16,10 +16,12 @@ from xtalk.report.text import plain
 
 HELP = "print the recent runs of a scenario from the trend database"
 DESCRIPTION = """\
-Print the last runs recorded in the trend database (every xtalk run and xtalk check appends one):
-verdict, anomalies, p95 per phase and completion, with regressions against the previous run of
-the same scenario flagged (a worse verdict, more anomalies of a kind, a p95 up by more than 20 %
-and 50 ms, completion down by 2 points or more).
+Print the last runs recorded in the trend store (every xtalk run and xtalk check appends one:
+$XTALK_TREND_DB, else reports/history.sqlite of the current folder): verdict, host, profile,
+anomalies, p95 per phase and completion, with regressions flagged against the previous run of the
+same scenario, host and profile (like with like: a run against a leaky host is never a regression
+of the embedded runs): a worse verdict, more anomalies of a kind, a p95 up by more than 20 % and
+50 ms, completion down by 2 points or more.
 
 examples:
   xtalk trend                                   # every scenario in reports/history.sqlite
@@ -36,13 +38,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _table(rows: list[dict[str, Any]]) -> list[str]:
     phases = [p for p in view.PHASES if any(p in view.as_dict(r.get("p95")) for r in rows)]
-    header = ["run", "started", "verdict", "anomalies", *(f"p95 {p.removeprefix('agent_')}" for p in phases),
+    header = ["run", "started", "verdict", "host", "profile", "anomalies", *(f"p95 {p.removeprefix('agent_')}" for p in phases),
               "completion", ""]
     body = []
     for row in rows:
         p95 = view.as_dict(row.get("p95"))
         started = plain(row.get("started_at") or row.get("recorded_at") or "", 25)
         body.append([plain(row.get("run_id"), 40), started, plain(row.get("verdict"), 12),
+                     plain(row.get("host"), 40), plain(row.get("profile"), 20),
                      view.fmt_num(row.get("anomalies_total")), *(view.fmt_seconds(p95.get(p)) for p in phases),
                      view.fmt_ratio(view.as_float(row.get("completion"))),
                      "▲ regression" if row.get("regressions") else ""])
@@ -51,7 +54,8 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
              for line in [header, *body]]
     for row in rows:
         for regression in view.as_list(row.get("regressions")):
-            lines.append(f"  ▲ {plain(row.get('run_id'), 40)}: {plain(regression, 120)}")
+            lines.append(f"  ▲ {plain(row.get('run_id'), 40)} (against {plain(row.get('previous'), 40)}): "
+                         f"{plain(regression, 120)}")
     return lines
 
 

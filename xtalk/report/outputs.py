@@ -2,8 +2,9 @@
 
 Each file is written atomically (a temporary file in the same folder, then ``os.replace``), so a
 CI job or a browser never reads half a report, and a crash mid-write leaves the previous version.
-The trend row is appended before the report is rendered, so the report's trend section includes
-the run itself. A trend database that cannot be written (read-only, locked for too long) costs the
+The trend row is appended (to the one store, ``trend.default_db()``: never a file chosen by the run
+folder's location) before the report is rendered, so the report's trend section includes the run
+itself. A trend database that cannot be written (read-only, locked for too long) costs the
 trend, never the verdict: the error is reported on stderr and the other files are still written.
 """
 
@@ -63,14 +64,21 @@ def write_reports(run_dir: Path, verdict: dict[str, Any], trend: list[dict[str, 
     write_atomic(run_dir / "junit.xml", _text_bytes(render_junit(verdict)))
 
 
-def write_run_outputs(run_dir: Path, verdict: dict[str, Any], *, trend_db: Path | None = None) -> None:
-    """Write every output of a checked run into ``run_dir`` and append its row to the trend."""
-    run_dir = Path(run_dir)
-    write_atomic(run_dir / "verdict.json", dump_verdict(verdict))
-    db = trend_db if trend_db is not None else trend_db_module.default_db(run_dir)
+def append_trend_row(verdict: dict[str, Any], run_dir: Path | None, trend_db: Path | None = None) -> Path:
+    """Append the verdict's row to the trend store; returns the store. A store that cannot be
+    written costs the trend, never the run: the error is reported on stderr."""
+    db = trend_db if trend_db is not None else trend_db_module.default_db()
     try:
         trend_db_module.append_run(db, verdict, run_dir)
     except (sqlite3.Error, OSError) as error:
         print(f"xtalk: the trend database {db} could not be written ({error}); the run folder is complete",
               file=sys.stderr)
+    return db
+
+
+def write_run_outputs(run_dir: Path, verdict: dict[str, Any], *, trend_db: Path | None = None) -> None:
+    """Write every output of a checked run into ``run_dir`` and append its row to the trend."""
+    run_dir = Path(run_dir)
+    write_atomic(run_dir / "verdict.json", dump_verdict(verdict))
+    db = append_trend_row(verdict, run_dir.resolve(), trend_db)
     write_reports(run_dir, verdict, read_trend(db, verdict))
