@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"xtalk {args.command}: {error.message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `xtalk scenarios | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"xtalk {args.command}: interrupted", file=sys.stderr)
         return 130
