@@ -35,6 +35,7 @@ from websockets.exceptions import InvalidState
 
 from xtalk.client import auth as auth_mod
 from xtalk.client.recorder import Recorder
+from xtalk.client.refusal import profile_named, refusal_detail
 from xtalk.client.tracker import ConnTracker, Finished, Notice, Outcome, PhaseReached
 from xtalk.client.wsconn import HandshakeError, WsConnection
 from xtalk.scenario.model import Journey, Scenario, Step
@@ -352,6 +353,9 @@ class Session:
             rec.recv_text(self.user, tab.conn, data, None, t)
             return
         rec.recv_text(self.user, tab.conn, data, frame, t)
+        refused = refusal_detail(profile_named(self.h.scenario.profile), frame)
+        if refused is not None:  # the server refused the token: a client error, recorded as one
+            rec.error(self.user, "auth", f"the server refused the token: {refused}", conn=tab.conn)
         if isinstance(frame, dict) and tab.tracker.in_flight:
             self._notify(tab, tab.tracker.frame(frame, t))
 
@@ -363,14 +367,19 @@ class Session:
         rec = self.h.recorder
         t = rec.now()
         rec.close_conn(self.user, tab.conn, code, reason, by, t)
-        self._notify(tab, tab.tracker.connection_closed(t, f"connection closed by {by} ({code})"))
+        # Requests cut by our own close (Locust stopping its users, the end of a run) are unknown,
+        # not failed: they are not reported to Locust at all, as the checker counts them unknown.
+        self._notify(tab, tab.tracker.connection_closed(t, f"connection closed by {by} ({code})"),
+                     report=by != "client")
 
-    def _notify(self, tab: Tab, notices: list[Notice]) -> None:
+    def _notify(self, tab: Tab, notices: list[Notice], *, report: bool = True) -> None:
         for notice in notices:
             if isinstance(notice, PhaseReached):
                 self.h.report(notice.phase.value, notice.latency * 1000.0, None)
             elif isinstance(notice, Finished):
-                if notice.outcome is Outcome.OK:
+                if not report:
+                    pass
+                elif notice.outcome is Outcome.OK:
                     self.h.report("agent_completed", notice.latency * 1000.0, None)
                 else:
                     self.h.report("agent_completed", notice.latency * 1000.0,

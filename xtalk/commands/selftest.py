@@ -31,7 +31,7 @@ import orjson
 from xtalk.backend.faults import FAULTS
 from xtalk.backend.proof import CASES, Case, Judgment, clean_case, clean_probes_case, judge
 from xtalk.errors import EXIT_FAIL, EXIT_PASS, UsageError
-from xtalk.runner.processes import stop_process
+from xtalk.runner.processes import start_child, stop_process
 
 HELP = "prove that every fault the reference backend injects is found"
 DESCRIPTION = """\
@@ -107,8 +107,7 @@ def _start_serve(case: Case, folder: Path, seed: int, env: dict[str, str]
     if case.fault:
         cmd += ["--fault", f"{case.fault}={case.rate}"]
     log = open(folder / "serve.log", "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=env, start_new_session=True)
+    proc = start_child(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from xtalk.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from xtalk.runner.interrupt import Interruption, mark_interrupted
 from xtalk.scenario.model import Scenario
 
 MERGED_NAME = "merged-history.jsonl"
@@ -28,7 +29,8 @@ def recheck_command(run_dir: Path) -> str:
     return f"xtalk check {shlex.quote(str(run_dir))}/history*.jsonl --scenario {shlex.quote(str(run_dir / 'scenario.json'))}"
 
 
-def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario, run_info: dict[str, Any]) -> int:
+def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario, run_info: dict[str, Any],
+                    interruption: Interruption | None = None) -> int:
     try:
         from xtalk.history import check_files
     except ImportError as error:
@@ -46,6 +48,8 @@ def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario
     run = data.get("run")
     data["run"] = {**run_info, **run} if isinstance(run, dict) else dict(run_info)
     data.setdefault("recheck", recheck_command(run_dir))
+    if interruption is not None:
+        data = mark_interrupted(data, interruption)
     write_outputs(run_dir, data)
     print(summary(data))
     return EXIT_BY_VERDICT.get(str(data.get("verdict")), EXIT_USAGE)
