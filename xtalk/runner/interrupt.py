@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any
 
-#: Sent by ``xtalk run`` to each Locust process that generates load: stop, drain briefly, end.
-STOP_LOAD_SIGNAL = signal.SIGUSR1
-#: Seconds a Locust process drains after ``STOP_LOAD_SIGNAL`` (requests in flight may still end).
-INTERRUPT_DRAIN = 3.0
+from xtalk.client.plan import INTERRUPT_DRAIN, STOP_LOAD_SIGNAL
+
+__all__ = ["INTERRUPT_DRAIN", "STOP_LOAD_SIGNAL", "Interruption", "Interrupts", "RunInterrupted", "mark_interrupted"]
+
 #: Seconds beyond the drain that ``xtalk run`` waits for Locust to end by itself.
 STOP_GRACE = 6.0
 
