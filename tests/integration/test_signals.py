@@ -18,14 +18,13 @@ import uuid
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import psutil
 import pytest
 
+from tests.procs import MARKER, PATIENCE, marked, wait_until
 from xtalk.runner.processes import parent_death_signal_supported
 
 pytestmark = pytest.mark.integration
 
-MARKER = "XTALK_TEST_RUN_MARKER"
 SCENARIO = """
 [run]
 name = "interrupted"
@@ -38,28 +37,6 @@ deadline = "10s"
 [[journey]]
 think_time = ["0.05s", "0.2s"]
 """
-PATIENCE = 90.0  # seconds any wait below may take on a loaded machine before the test gives up
-
-
-def marked(marker: str) -> list[psutil.Process]:
-    """The live processes whose environment carries ``marker`` (zombies excluded)."""
-    found = []
-    for proc in psutil.process_iter(["pid"]):
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            if proc.environ().get(MARKER) == marker:
-                found.append(proc)
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-    return found
-
-
-def wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting: {what}"
-        time.sleep(0.1)
 
 
 def start_run(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], Path, str]:

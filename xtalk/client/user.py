@@ -27,6 +27,7 @@ every listener here catches, logs and goes on.
 from __future__ import annotations
 
 import logging
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from xtalk.client import embedded
 from xtalk.client.plan import INTERRUPT_DRAIN, STOP_LOAD_SIGNAL, Plan, fit
 from xtalk.client.probes import run_probes, wanted
 from xtalk.client.recorder import Recorder
@@ -86,7 +88,8 @@ class ProcessRun:
                                  on_record=self.live.on_record if self.live is not None else None)
         self.host = (environment.host or scenario.host or "").rstrip("/")
         self.recorder.meta(profile=scenario.profile, scenario=scenario.name, seed=settings.seed,
-                           worker=self.worker, run_id=settings.run_id, host=self.host)
+                           worker=self.worker, run_id=settings.run_id, host=self.host,
+                           **({"backend": "embedded"} if os.environ.get("XTALK_BACKEND") == "embedded" else {}))
         # One client for all users: each httpx.Client builds an SSL context (~15 ms, ~844 KB).
         self.http = httpx.Client(timeout=httpx.Timeout(max(30.0, scenario.connect_timeout)),
                                  limits=httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=50))
@@ -309,8 +312,6 @@ class ProcessRun:
 
 
 def _environ() -> dict[str, str]:
-    import os
-
     return dict(os.environ)
 
 
@@ -334,11 +335,21 @@ def current_run() -> ProcessRun | None:
     return _RUN
 
 
+_SETTINGS: list[RunSettings] = []
+
+
+def settings_once() -> RunSettings:
+    """This process's settings, read once (a made-up run id must not change between reads)."""
+    if not _SETTINGS:
+        _SETTINGS.append(read_settings())
+    return _SETTINGS[0]
+
+
 def scenario_for_locustfile() -> Scenario:
     """The scenario, read when the locustfile is imported (to pick a load shape). A broken
     scenario is reported at test start with a clear message; here it falls back to defaults."""
     try:
-        return read_settings().scenario
+        return settings_once().scenario
     except Exception:
         return Scenario()
 
@@ -348,11 +359,12 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner) or _RUN is not None:
         return
     try:
-        settings = read_settings()
+        settings = settings_once()
         Path(settings.out_dir).mkdir(parents=True, exist_ok=True)
         if not (environment.host or settings.scenario.host):
             log.error("xtalk: expected a host to load but got none; pass --host http://127.0.0.1:PORT "
-                      "(or set host in the scenario), or use `xtalk run`, which starts a backend")
+                      "(or set host in the scenario); only a standalone Locust starts the reference backend "
+                      "by itself, and `xtalk run` does the same for any number of workers")
             environment.process_exit_code = 3
             if environment.runner is not None:
                 gevent.spawn_later(0.1, environment.runner.quit)
@@ -382,6 +394,12 @@ def _on_init(environment: Environment, **_: Any) -> None:
             gevent.signal_handler(STOP_LOAD_SIGNAL, _on_stop_signal)
         except Exception as error:  # not the main thread (tests): xtalk run's SIGTERM then stops it
             log.debug("xtalk: no stop signal handler: %s", error)
+        try:
+            settings = settings_once()
+            if embedded.wanted(environment, settings.scenario.host):
+                embedded.start(environment, settings)
+        except Exception as error:  # test_start reports a broken scenario with its own message
+            log.error("xtalk: could not start the reference backend: %s: %s", type(error).__name__, error)
         return
 
     def on_done(environment: Environment, msg: Any, **_: Any) -> None:
@@ -407,8 +425,12 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
     try:
         if _RUN is not None:
             _RUN.on_quitting()
+            if not isinstance(environment.runner, WorkerRunner) and not os.environ.get("XTALK_OUT"):
+                log.info("xtalk: check the run with: xtalk check %s", _RUN.recorder.path)
     except Exception as error:
         log.error("xtalk: could not finish the history: %s: %s", type(error).__name__, error)
+    finally:
+        embedded.stop()
 
 
 events.init.add_listener(_on_init)
