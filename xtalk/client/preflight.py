@@ -44,6 +44,7 @@ from xtalk.scenario.model import Auth, Scenario
 USER = "preflight"
 OPEN_ATTEMPTS = 10
 ANSWER_WAIT = 3.0  # seconds to wait for the server's first word on the socket
+CLOSE_WAIT = 0.5  # seconds to wait, after a refusal frame, for the close that follows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +80,9 @@ def _spawn(fn: Callable[..., Any], *args: Any) -> threading.Thread:
     return thread
 
 
-def _answer(records: list[dict[str, Any]], conn: str, profile_name: str) -> Answer | None:
-    """The server's first answer on ``conn`` among ``records``, or None while it said nothing."""
+def _answer(records: list[dict[str, Any]], conn: str, profile_name: str, final: bool) -> Answer | None:
+    """The server's first answer on ``conn`` among ``records``, or None while it said nothing (or,
+    unless ``final``, while a refusal frame still waits for the close that usually follows it)."""
     profile = profile_named(profile_name)
     refusal: str | None = None
     for record in list(records):
@@ -98,7 +100,7 @@ def _answer(records: list[dict[str, Any]], conn: str, profile_name: str) -> Answ
             if refusal is not None or code in REFUSAL_CLOSES:
                 return Answer(True, f"{refusal} and {closed}" if refusal else closed)
             return Answer(False, f"closed at once ({closed})")
-    if refusal is not None:
+    if refusal is not None and final:
         return Answer(True, refusal)
     return None
 
@@ -113,9 +115,15 @@ def _open_once(session: Any, engine: str | None, records: list[dict[str, Any]], 
         return Answer(status in REFUSAL_STATUSES, detail)
     deadline = time.monotonic() + ANSWER_WAIT
     answer = None
-    while answer is None and time.monotonic() < deadline:
-        answer = _answer(records, tab.conn, profile)
+    while answer is None:
+        final = time.monotonic() >= deadline
+        answer = _answer(records, tab.conn, profile, final)
+        if answer is None and final:
+            break
         if answer is None:
+            if any(r.get("kind") == "error" and r.get("phase") == "auth" and r.get("conn") == tab.conn
+                   for r in list(records)):  # refused: the close that follows comes within moments
+                deadline = min(deadline, time.monotonic() + CLOSE_WAIT)
             time.sleep(0.02)
     if tab.alive:
         tab.ws.close(1000, "xtalk: preflight done")
