@@ -29,7 +29,7 @@ example:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run folder holding verdict.json")
-    parser.add_argument("--trend-db", type=Path, default=None, metavar="PATH",
+    parser.add_argument("--trend-db", type=trend.store, default=None, metavar="PATH|URL",
                         help="the trend database (default: $XTALK_TREND_DB, else reports/history.sqlite)")
 
 

@@ -7,7 +7,6 @@ section, printed as a table per scenario.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from xtalk.errors import EXIT_PASS, UsageError
@@ -30,8 +29,9 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, default=None, metavar="PATH",
-                        help="the trend database (default: $XTALK_TREND_DB or reports/history.sqlite)")
+    parser.add_argument("--db", type=trend.store, default=None, metavar="PATH|URL",
+                        help="the trend store: a SQLite file or a postgresql:// URL "
+                             "(default: $XTALK_TREND_DB, else reports/history.sqlite)")
     parser.add_argument("--scenario", default=None, metavar="NAME", help="only this scenario (default: all)")
     parser.add_argument("--last", type=int, default=10, metavar="N", help="runs per scenario (default: 10)")
 
@@ -60,10 +60,10 @@ def _table(rows: list[dict[str, Any]]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    db: Path = args.db if args.db is not None else trend.default_db()
+    db: trend.Store = args.db if args.db is not None else trend.default_db()
     if args.last < 1:
         raise UsageError("--last >= 1", f"--last={args.last}", "pass --last N with N at least 1")
-    if not db.is_file():
+    if not trend.exists(db):
         raise UsageError("a trend database", f"--db={db} (no such file)",
                          "run a scenario first (xtalk run ... appends to reports/history.sqlite), "
                          "or pass --db PATH / set XTALK_TREND_DB")

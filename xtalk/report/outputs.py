@@ -11,7 +11,6 @@ trend, never the verdict: the error is reported on stderr and the other files ar
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -49,12 +48,12 @@ def dump_verdict(verdict: dict[str, Any]) -> bytes:
     return orjson.dumps(verdict, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
-def read_trend(db: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
+def read_trend(db: trend_db_module.Store, verdict: dict[str, Any]) -> list[dict[str, Any]]:
     """The last runs of the verdict's scenario, or none when the database cannot be read."""
     try:
         return trend_db_module.read_runs(db, view.scenario_name(verdict) or "adhoc", TREND_ROWS)
-    except sqlite3.Error as error:
-        print(f"xtalk: the trend database {db} could not be read ({error}); the report has no trend", file=sys.stderr)
+    except trend_db_module.STORE_ERRORS as error:
+        print(f"xtalk: the trend database {_shown(db)} could not be read ({error}); the report has no trend", file=sys.stderr)
         return []
 
 
@@ -64,19 +63,27 @@ def write_reports(run_dir: Path, verdict: dict[str, Any], trend: list[dict[str, 
     write_atomic(run_dir / "junit.xml", _text_bytes(render_junit(verdict)))
 
 
-def append_trend_row(verdict: dict[str, Any], run_dir: Path | None, trend_db: Path | None = None) -> Path:
+def append_trend_row(verdict: dict[str, Any], run_dir: Path | None,
+                     trend_db: trend_db_module.Store | None = None) -> trend_db_module.Store:
     """Append the verdict's row to the trend store; returns the store. A store that cannot be
     written costs the trend, never the run: the error is reported on stderr."""
     db = trend_db if trend_db is not None else trend_db_module.default_db()
     try:
         trend_db_module.append_run(db, verdict, run_dir)
-    except (sqlite3.Error, OSError) as error:
-        print(f"xtalk: the trend database {db} could not be written ({error}); the run folder is complete",
+    except trend_db_module.STORE_ERRORS as error:
+        print(f"xtalk: the trend database {_shown(db)} could not be written ({error}); the run folder is complete",
               file=sys.stderr)
     return db
 
 
-def write_run_outputs(run_dir: Path, verdict: dict[str, Any], *, trend_db: Path | None = None) -> None:
+def _shown(db: trend_db_module.Store) -> str:
+    """A store's name for a message: a URL without its password."""
+    from xtalk.report.html import _without_userinfo
+
+    return _without_userinfo(str(db))
+
+
+def write_run_outputs(run_dir: Path, verdict: dict[str, Any], *, trend_db: trend_db_module.Store | None = None) -> None:
     """Write every output of a checked run into ``run_dir`` and append its row to the trend."""
     run_dir = Path(run_dir)
     write_atomic(run_dir / "verdict.json", dump_verdict(verdict))

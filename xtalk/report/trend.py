@@ -18,6 +18,9 @@ cry wolf over jitter.
 A file written before rows had a host and a profile is migrated in place when opened (the columns
 are added; its old rows read as host and profile ``unknown``, comparable among themselves).
 
+``XTALK_TREND_DB`` may also be a ``postgresql://`` URL: a team's shared store, through the same
+statements (``xtalk.report.trend_postgres``, psycopg as an optional extra).
+
 Rows are plain dicts (``TrendRow`` keys), so the report and ``xtalk trend`` share one shape.
 """
 
@@ -31,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from xtalk.report import view
+from xtalk.report import trend_postgres, view
 
 SCHEMA = "xtalk.trend/2"  # /2: rows carry host and profile (a /1 file is migrated when opened)
 ENV_DB = "XTALK_TREND_DB"
@@ -73,13 +76,30 @@ KEY = ("scenario", "host", "profile")  # rows compared with each other share the
 EMBEDDED = "embedded"
 
 
-def default_db() -> Path:
+Store = Path | str  # a SQLite file, or a postgresql:// URL
+
+
+def store(text: str | Path) -> Store:
+    """A ``--db`` value or ``$XTALK_TREND_DB`` as a store: a URL stays a URL, anything else a path."""
+    return str(text) if trend_postgres.is_url(str(text)) else Path(text)
+
+
+def default_db() -> Store:
     """The one trend store: ``$XTALK_TREND_DB``, else ``reports/history.sqlite`` of the current
     folder (absolute, so a later ``chdir`` cannot split it)."""
     env = os.environ.get(ENV_DB)
     if env:
-        return Path(env)
+        return store(env)
     return Path.cwd() / "reports" / DEFAULT_NAME
+
+
+def exists(db: Store) -> bool:
+    """Whether there is a store to read (a URL is always worth asking)."""
+    return trend_postgres.is_url(db) or Path(db).is_file()
+
+
+#: What a store that cannot be read or written raises: the trend is skipped, never the run.
+STORE_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, *trend_postgres.errors())
 
 
 def host_key(run: dict[str, Any]) -> str:
@@ -100,8 +120,11 @@ def host_key(run: dict[str, Any]) -> str:
     return f"{parts.scheme.lower()}://{netloc}"
 
 
-def _migrate(connection: sqlite3.Connection) -> None:
-    have = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+def _migrate(connection: Any) -> None:
+    if isinstance(connection, trend_postgres.PgConnection):
+        have = connection.columns("runs")
+    else:
+        have = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
     for name, ddl in _ADDED.items():
         if name not in have:
             connection.execute(f"ALTER TABLE runs ADD COLUMN {name} {ddl}")
@@ -111,7 +134,12 @@ def _migrate(connection: sqlite3.Connection) -> None:
     connection.commit()
 
 
-def _connect(db: Path) -> sqlite3.Connection:
+def _connect(db: Store) -> Any:
+    """A ``sqlite3.Connection``, or its PostgreSQL stand-in for a URL."""
+    if trend_postgres.is_url(db):
+        pg = trend_postgres.PgConnection(str(db), _DDL)
+        _migrate(pg)
+        return pg
     # A generous busy timeout: parallel CI jobs may finish at the same moment.
     connection = sqlite3.connect(db, timeout=30.0)
     connection.executescript(_DDL)
@@ -143,10 +171,11 @@ def row_from_verdict(verdict: dict[str, Any], run_dir: Path | None = None) -> di
     }
 
 
-def append_run(db: Path, verdict: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
+def append_run(db: Store, verdict: dict[str, Any], run_dir: Path | None = None) -> dict[str, Any]:
     """Add (or replace, for the same run id) the verdict's row; returns the row written."""
     row = row_from_verdict(verdict, run_dir)
-    db.parent.mkdir(parents=True, exist_ok=True)
+    if not trend_postgres.is_url(db):
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
     values = {**row, "anomalies": json.dumps(row["anomalies"]), "p95": json.dumps(row["p95"])}
     names = [c for c in _COLUMNS if c != "seq"]
     with _connect(db) as connection:
@@ -169,11 +198,11 @@ def _decode(raw: tuple[Any, ...]) -> dict[str, Any]:
     return row
 
 
-def read_runs(db: Path, scenario: str | None = None, last: int = 10) -> list[dict[str, Any]]:
+def read_runs(db: Store, scenario: str | None = None, last: int = 10) -> list[dict[str, Any]]:
     """The last ``last`` rows (of ``scenario``, or of all), oldest first, each with ``regressions``
     against the run before it with the same key (scenario, host, profile) and ``previous``, that
     run's id (None when it is the first of its key)."""
-    if not db.is_file() or last <= 0:
+    if not exists(db) or last <= 0:
         return []
     names = ", ".join(_COLUMNS)
     with _connect(db) as connection:
@@ -192,9 +221,9 @@ def read_runs(db: Path, scenario: str | None = None, last: int = 10) -> list[dic
     return rows
 
 
-def read_scenarios(db: Path) -> list[str]:
+def read_scenarios(db: Store) -> list[str]:
     """Scenario names in the database, most recently run first."""
-    if not db.is_file():
+    if not exists(db):
         return []
     with _connect(db) as connection:
         names = [r[0] for r in connection.execute("SELECT scenario FROM runs GROUP BY scenario ORDER BY MAX(seq) DESC")]
