@@ -133,11 +133,12 @@ def check_lines(lines: Iterable[bytes], config: CheckConfig) -> Verdict:
             gc.enable()
 
 
-def config_for(scenario: Any | None, *, run: dict[str, Any] | None = None, recheck: str | None = None) -> CheckConfig:
+def config_for(scenario: Any | None, *, run: dict[str, Any] | None = None, recheck: str | None = None,
+               interrupted: str | None = None) -> CheckConfig:
     """The checker's settings from a scenario (``xtalk.scenario.model.Scenario``) or defaults:
     without a scenario every anomaly kind has limit 0 and there are no latency thresholds."""
     if scenario is None:
-        return CheckConfig(profile=get_profile("netra"), run=run or {}, recheck=recheck)
+        return CheckConfig(profile=get_profile("netra"), run=run or {}, recheck=recheck, interrupted=interrupted)
     thresholds = scenario.thresholds
     return CheckConfig(
         profile=get_profile(scenario.profile),
@@ -149,6 +150,7 @@ def config_for(scenario: Any | None, *, run: dict[str, Any] | None = None, reche
         connection_error_ratio=thresholds.connection_error_ratio,
         run=run or {},
         recheck=recheck,
+        interrupted=interrupted,
     )
 
 
@@ -159,13 +161,14 @@ def check_files(
     run: dict[str, Any] | None = None,
     recheck: str | None = None,
     merged_out: Path | None = None,
+    interrupted: str | None = None,
 ) -> Verdict:
     """Check recorded history files offline; with several shards, merge them by time first
     (and save the merged stream to ``merged_out`` so that witnesses point into a real file)."""
     files = [Path(p) for p in paths]
     if not files:
         raise UsageError("at least one history file", "none", "pass the run folder's history*.jsonl files")
-    config = config_for(scenario, run=run, recheck=recheck)
+    config = config_for(scenario, run=run, recheck=recheck, interrupted=interrupted)
     lines: Iterable[bytes] = merged_lines(files)
     if merged_out is not None and len(files) > 1:
         lines = _tee(lines, merged_out)

@@ -158,6 +158,8 @@ def test_hostile_server_content_stays_inert(browser, tmp_path, shots):
     assert page.locator("img").count() == 0
     assert page.locator("script").count() == 2
     assert samples.PAYLOAD in page.locator("#first-failure").inner_text()
+    assert samples.PAYLOAD in page.locator("#incidents").inner_text()  # the incidents table: text too
+    assert page.locator("#matrix td.content").count() >= 1
     assert opened.dialogs == [] and opened.errors == []
     assert opened.requests == [opened.url]  # <img src=x> was never created, so never fetched
     page.locator("#first-failure").screenshot(path=str(shots / "hostile-first-failure.png"))
@@ -174,4 +176,21 @@ def test_essentials_are_readable_without_javascript(browser, tmp_path, shots):
     page.locator("#findings-list details.finding summary").first.click()
     assert page.locator("#findings-list details.finding pre.explanation").first.is_visible()
     page.screenshot(path=str(shots / "nojs-top.png"))
+    opened.close()
+
+
+def test_failing_report_shows_the_incidents_and_marks_content_leaks(browser, tmp_path, shots):
+    verdict = samples.failing()
+    opened = Opened(browser, _report(tmp_path, "incidents", verdict))
+    page = opened.page
+    table = page.locator("#incidents table.incidents")
+    assert table.is_visible()
+    assert table.locator("tbody tr").count() == len(verdict["incidents"])
+    first = verdict["incidents"][0]
+    assert f"{first['owner']} → {first['receiver']}" in table.inner_text()
+    content = page.locator("#matrix td.content")
+    assert content.count() == 1 and "✉" in content.inner_text()
+    assert "content leak" in (content.get_attribute("title") or "")
+    page.locator("#incidents").screenshot(path=str(shots / "failing-incidents.png"))
+    assert opened.errors == []
     opened.close()

@@ -157,7 +157,8 @@ def test_compose_commands_run_as_processes_make_a_checked_distributed_run(tmp_pa
                    "XTALK_EXPECT_WORKERS": "2", "XTALK_USERS": "4", "XTALK_SPAWN_RATE": "4",
                    "XTALK_SAFETY_TIME": "90s", "XTALK_SCENARIO": str(scenario), "XTALK_RUN_ID": "it"}
     container_env = {k: interpolate(str(v), compose_env) for k, v in services["master"]["environment"].items()}
-    container_env["XTALK_OUT"] = container_env["XTALK_OUT"].replace("/runs/", f"{runs}/")
+    for key in ("XTALK_OUT", "XTALK_TREND_DB"):  # the volume's paths, on this machine
+        container_env[key] = container_env[key].replace("/runs/", f"{runs}/")
     base = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONWARNINGS": "ignore"}
     env = {**base, **{k: v for k, v in container_env.items() if v}}
@@ -190,6 +191,7 @@ def test_compose_commands_run_as_processes_make_a_checked_distributed_run(tmp_pa
     verdict = json.loads((run / "verdict.json").read_text())
     assert verdict["verdict"] == "pass" and verdict["requests"]["completed"] > 0
     assert (run / "locust_stats.csv").is_file() and (run / "live.json").is_file()
+    assert (runs / "history.sqlite").is_file()  # the trend store on the shared volume
     # While it ran, the master's web UI served the live view: both workers, and the isolation
     # tabs' rows inside Locust's own stats poll.
     assert live is not None and {w["worker"] for w in live["workers"]} == {"0", "1"}, output

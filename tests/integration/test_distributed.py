@@ -104,6 +104,14 @@ def test_distributed_run_verdict_equals_offline_check_of_its_shards(tmp_path: Pa
     assert live["total"]["requests"]["sent"] == run_verdict["requests"]["sent"]
     assert live["total"]["anomalies"] == 0
     assert "xtalk live" in proc.stderr + proc.stdout
+    # Each Locust process's lines are labelled with the process they came from; the report's
+    # header says how the load was made.
+    lines = proc.stdout.splitlines()
+    for label in ("[master] ", "[worker 1] ", "[worker 2] "):
+        assert any(line.startswith(label) for line in lines), label
+    assert not [line for line in lines if "INFO/locust" in line and not line.startswith("[")]
+    assert run_verdict["run"]["workers"] == 2 and run_verdict["run"]["distributed"] is True
+    assert "2 workers" in (out / "report.html").read_text()
     # Witnesses of a multi-shard run are lines of the merged stream, which is kept.
     assert (out / "merged-history.jsonl").is_file()
 

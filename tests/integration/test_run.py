@@ -63,6 +63,13 @@ def test_short_run_on_the_embedded_backend_passes_and_writes_the_run_folder(tmp_
     assert verdict["verdict"] == "pass"
     assert verdict["requests"]["completed"] >= 10
     assert str(out) in proc.stdout
+    # Before the load: the preflight; the banner explains Locust's time limit and the drain's share.
+    assert "xtalk run: preflight: preflight logged in (register) and opened its WebSocket" in proc.stdout
+    assert "Locust's time limit -t" in proc.stdout and "% of the limit) + 30 s margin" in proc.stdout
+    assert "of Locust's" in proc.stdout + proc.stderr and "only a safety net" in proc.stdout + proc.stderr
+    assert verdict["run"]["workers"] == 1 and verdict["run"]["distributed"] is False
+    assert verdict["run"]["backend"] == "embedded"
+    assert "one Locust process" in (out / "report.html").read_text()
 
     records = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert records[0]["kind"] == "meta" and records[-1]["kind"] == "end"

@@ -31,11 +31,12 @@ SCENARIOS = ROOT / "scenarios"
 EXIT_FOR = {"pass": 0, "fail": 1, "inconclusive": 2}
 BYPASS_KEY = "xtalk-test-bypass-key-not-a-secret"
 
-#: Per scenario: the overrides of the short run. Nightly needs enough users that two of them
-#: share the leaky ``legacy`` path at once (user i takes engines[i % 4]).
+#: Per scenario: the overrides of the short run. Nightly spreads its users over three paths
+#: (user i takes engines[i % 3]); demo_leak needs two users on the leaky path at once.
 OVERRIDES: dict[str, list[str]] = {
     "golden_path": ["--users", "6", "--run-time", "4s"],
-    "nightly_isolation": ["--users", "16", "--run-time", "4s"],
+    "nightly_isolation": ["--users", "12", "--run-time", "4s"],
+    "demo_leak": ["--users", "8", "--run-time", "4s"],
     "burst": ["--users", "6", "--run-time", "4s"],
     "soak": ["--users", "6", "--run-time", "4s"],
     "engine_matrix": ["--users", "6", "--run-time", "4s"],
@@ -122,8 +123,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, staging_host: str) -> dict[st
     jobs = [(name, SCENARIOS / f"{name}.toml", args, base / name,
              staging_env if name == "staging_example" else env) for name, args in OVERRIDES.items()]
     jobs.insert(0, ("impossible_latency", thresholds, [], base / "impossible_latency", env))
-    # Nightly is the longest (its leaked legacy requests wait out their 30 s deadline): first.
-    jobs.sort(key=lambda job: job[0] != "nightly_isolation")
+    # The leak demo is the longest (its leaked requests wait out their deadline): first.
+    jobs.sort(key=lambda job: job[0] != "demo_leak")
     with ThreadPoolExecutor(max_workers=3) as pool:
         done = list(pool.map(lambda job: _run(*job), jobs))
     return {ran.name: ran for ran in done}
@@ -149,16 +150,23 @@ def test_each_scenario_ends_with_a_verdict_and_its_exit_status(runs: dict[str, R
     assert (ran.out / "junit.xml").is_file() and (ran.out / "report.html").is_file()
 
 
-@pytest.mark.parametrize("name", ["golden_path", "burst", "engine_matrix", "probes", "staging_example"])
+@pytest.mark.parametrize("name", ["golden_path", "nightly_isolation", "burst", "engine_matrix", "probes",
+                                  "staging_example"])
 def test_scenarios_on_correct_paths_pass_against_the_reference_backend(runs: dict[str, Ran], name: str) -> None:
     ran = runs[name]
     assert ran.verdict()["verdict"] == "pass", ran.why()
     assert ran.returncode == 0
 
 
-def test_nightly_fails_with_cross_user_event_because_it_includes_the_leaky_legacy_path(
+def test_nightly_gates_only_the_correct_engine_paths_as_shipped() -> None:
+    text = (SCENARIOS / "nightly_isolation.toml").read_text()
+    assert 'engines = ["main", "factory", "isolated"]' in text and '"legacy"]' not in text
+
+
+def test_demo_leak_says_it_fails_on_purpose_and_fails_with_cross_user_event_on_the_legacy_path(
         runs: dict[str, Ran]) -> None:
-    ran = runs["nightly_isolation"]
+    assert "FAILS ON PURPOSE" in (SCENARIOS / "demo_leak.toml").read_text().splitlines()[0]
+    ran = runs["demo_leak"]
     verdict = ran.verdict()
     assert ran.returncode == 1, ran.why()
     assert verdict["verdict"] == "fail"

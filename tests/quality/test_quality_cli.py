@@ -75,3 +75,64 @@ def test_python_m_xtalk_check_gives_the_same_exit_code(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "xtalk", "check", str(path)], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 1, result.stderr
+
+
+NOT_HISTORIES = {
+    "report.html": (b"<!DOCTYPE html>\n<html lang=\"en\"><head><title>xtalk PASS</title></head></html>\n",
+                    "an HTML page (an xtalk report?)"),
+    "verdict.json": (b'{\n  "schema": "xtalk.verdict/1",\n  "verdict": "pass"\n}\n', "a verdict (xtalk.verdict/1)"),
+    "random.json": (b'{"name": "x", "items": [1, 2]}\n', "JSON lines without a \"kind\" field"),
+    "list.json": (b'[\n  1,\n  2\n]\n', "a JSON array"),
+    "notes.txt": (b"hello\nworld\n", "text that is not JSON (it begins 'hello')"),
+    "empty.jsonl": (b"", "an empty file"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOT_HISTORIES))
+def test_xtalk_check_of_a_file_that_is_no_history_exits_3_and_says_what_it_found(
+        name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data, found = NOT_HISTORIES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    assert main(["check", str(path)]) == 3
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("xtalk check: expected an xtalk history") and "\n" not in message, message
+    assert str(path) in message and found in message, message
+
+
+def test_xtalk_check_without_out_appends_a_trend_row_under_the_run_id_of_the_history(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from xtalk.report import trend
+
+    h = _leaky()
+    h.records[0].update({"run_id": "20261122-000000-nightly", "host": "https://staging.example.com:8443",
+                         "scenario": "nightly"})
+    path = _write(h, tmp_path)
+    monkeypatch.delenv("XTALK_TREND_DB")
+    monkeypatch.chdir(tmp_path)
+    assert main(["check", str(path)]) == 1
+    rows = trend.read_runs(tmp_path / "reports" / "history.sqlite", None)
+    assert [(r["run_id"], r["scenario"], r["host"], r["profile"]) for r in rows] == [
+        ("20261122-000000-nightly", "nightly", "https://staging.example.com:8443", "netra")]
+    out = tmp_path / "elsewhere" / "out"
+    assert main(["check", str(path), "--out", str(out)]) == 1  # the same run: its row is replaced
+    rows = trend.read_runs(tmp_path / "reports" / "history.sqlite", None)
+    assert [r["run_id"] for r in rows] == ["20261122-000000-nightly"]
+    assert not (out.parent / "history.sqlite").exists()
+    assert orjson.loads((out / "verdict.json").read_bytes())["run"]["id"] == "20261122-000000-nightly"
+
+
+def test_usage_mistakes_on_the_command_line_exit_3_with_a_teaching_message_not_argparse_2() -> None:
+    cases = [(["run"], "required: SCENARIO", "xtalk run scenarios/golden_path.toml"),
+             (["run", "golden_path", "--users", "abc"], "--users: expected a whole number but got 'abc'",
+              "xtalk run --help"),
+             (["check"], "required: HISTORY", "xtalk check --help"),
+             (["rn"], "xtalk rn (no such command)", "did you mean `xtalk run`?"),
+             (["serve", "--port", "x"], "--port: invalid int value: 'x'", "xtalk serve --help"),
+             (["check", "h.jsonl", "--bogus"], "unrecognized arguments: --bogus", "xtalk check --help")]
+    for argv, found, fix in cases:
+        result = subprocess.run([sys.executable, "-m", "xtalk", *argv], capture_output=True, text=True, timeout=60)
+        message = result.stderr.strip()
+        assert result.returncode == 3, (argv, result.returncode, message)
+        assert message.startswith(f"xtalk{' ' + argv[0] if argv[0] != 'rn' else ''}: expected a command line"), message
+        assert found in message and fix in message and "\n" not in message, (argv, message)

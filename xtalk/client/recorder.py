@@ -163,8 +163,8 @@ class Recorder:
         e.g. a login answered 500 or a refused WebSocket handshake. ``detail`` must hold no secret."""
         return self.write({"kind": "error", "t": self.now(), "user": user, "phase": phase, "detail": detail, **extra})
 
-    def end(self, drain: float) -> int:
-        line = self.write({"kind": "end", "t": self.now(), "drain": drain})
+    def end(self, drain: float, **extra: Any) -> int:
+        line = self.write({"kind": "end", "t": self.now(), "drain": drain, **extra})
         self.ended = True
         self.flush()
         return line

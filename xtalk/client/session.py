@@ -43,6 +43,7 @@ from websockets.exceptions import InvalidState
 from xtalk.client import auth as auth_mod
 from xtalk.client.channel import ConnectionPlan, new_session_id, now_iso, ws_url
 from xtalk.client.recorder import Recorder
+from xtalk.client.refusal import refusal_detail
 from xtalk.client.tracker import ConnTracker, Finished, Notice, Outcome, PhaseReached
 from xtalk.client.wsconn import HandshakeError, WsConnection
 from xtalk.core.profile import first_value
@@ -130,6 +131,7 @@ class Tab:
     opening: Any = None  # set to "ready" / "refused" / "closed" when the opening sequence ends
     ready: bool = False  # the opening sequence ended and the connection may carry requests
     awaiting_auth: bool = False  # a first-message auth was sent and its answer not yet seen
+    probe: str | None = None  # an active probe opened it: a refusal there is the answer it hopes for
 
 
 class Session:
@@ -350,6 +352,7 @@ class Session:
             on_closed=lambda code, reason, by: self._on_closed(tab_box[0], code, reason, by),
         )
         tab = Tab(conn, engine, ws, ConnTracker(profile.core), codec_for(profile.transport), plan, session)
+        tab.probe = extra.get("probe")
         tab.opening = h.make_waiter()
         tab_box.append(tab)
         try:
@@ -446,6 +449,7 @@ class Session:
                 return
             rec.recv_text(self.user, tab.conn, data, frame, t)
             if isinstance(frame, dict):
+                self._note_refusal(tab, frame)
                 self._on_frame(tab, frame, t)
             return
         for item in tab.codec.decode(data):
@@ -463,10 +467,18 @@ class Session:
                 rec.recv_text(self.user, tab.conn, item.raw, frame, t)
             else:
                 rec.recv_frame(self.user, tab.conn, frame, t)
+            self._note_refusal(tab, frame)
             if item.control is not None:
                 self._on_control(tab, item.control)
             elif isinstance(frame, dict):
                 self._on_frame(tab, frame, t)
+
+    def _note_refusal(self, tab: Tab, frame: Any) -> None:
+        """A frame the profile calls a refusal of the credentials is recorded as a client error
+        of phase ``auth`` too (beside its ``recv``); on a probe's connection it is the answer."""
+        refused = refusal_detail(self.h.profile.core, frame) if tab.probe is None else None
+        if refused is not None:
+            self.h.recorder.error(self.user, "auth", f"the server refused the token: {refused}", conn=tab.conn)
 
     def _on_frame(self, tab: Tab, frame: dict[str, Any], t: float) -> None:
         if tab.awaiting_auth:
@@ -509,14 +521,19 @@ class Session:
         rec = self.h.recorder
         t = rec.now()
         rec.close_conn(self.user, tab.conn, code, reason, by, t)
-        self._notify(tab, tab.tracker.connection_closed(t, f"connection closed by {by} ({code})"))
+        # Requests cut by our own close (Locust stopping its users, the end of a run) are unknown,
+        # not failed: they are not reported to Locust at all, as the checker counts them unknown.
+        self._notify(tab, tab.tracker.connection_closed(t, f"connection closed by {by} ({code})"),
+                     report=by != "client")
 
-    def _notify(self, tab: Tab, notices: list[Notice]) -> None:
+    def _notify(self, tab: Tab, notices: list[Notice], *, report: bool = True) -> None:
         for notice in notices:
             if isinstance(notice, PhaseReached):
                 self.h.report(notice.phase.value, notice.latency * 1000.0, None)
             elif isinstance(notice, Finished):
-                if notice.outcome is Outcome.OK:
+                if not report:
+                    pass
+                elif notice.outcome is Outcome.OK:
                     self.h.report("agent_completed", notice.latency * 1000.0, None)
                 else:
                     self.h.report("agent_completed", notice.latency * 1000.0,

@@ -13,8 +13,12 @@ Timeline of one Locust process (a standalone run or one worker):
    a standalone process quits its runner; a worker sends ``xtalk_done`` to the master, which
    quits (and so stops every worker) once all workers have sent it.
 
-Locust's ``-t`` is only a safety net (``xtalk run`` sets it beyond connect + load + drain); when
-it fires first, ``quitting`` still writes ``end`` and flushes the history.
+Locust's ``-t`` is only a safety net (``xtalk run`` sets it beyond connect + load + drain); a
+shorter ``-t`` given by hand shortens the load and the drain to end before it
+(``xtalk.client.plan``); when it fires first anyway, ``quitting`` still writes ``end`` and flushes
+the history. ``STOP_LOAD_SIGNAL`` (what ``xtalk run`` sends on SIGTERM/SIGINT) ends the load at
+once and cuts the drain to ``INTERRUPT_DRAIN`` seconds; the ``end`` record then says
+``interrupted``.
 
 Adapters never raise into Locust (an exception in a listener turns Locust's exit code into 2):
 every listener here catches, logs and goes on.
@@ -23,6 +27,7 @@ every listener here catches, logs and goes on.
 from __future__ import annotations
 
 import logging
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -35,6 +40,8 @@ from locust import User, constant, events, task
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
+from xtalk.client import embedded
+from xtalk.client.plan import INTERRUPT_DRAIN, STOP_LOAD_SIGNAL, Plan, fit
 from xtalk.client.probes import run_probes, wanted
 from xtalk.client.recorder import Recorder
 from xtalk.client.session import Harness, RequestFailed, Session
@@ -81,7 +88,8 @@ class ProcessRun:
                                  on_record=self.live.on_record if self.live is not None else None)
         self.host = (environment.host or scenario.host or "").rstrip("/")
         self.recorder.meta(profile=scenario.profile, scenario=scenario.name, seed=settings.seed,
-                           worker=self.worker, run_id=settings.run_id, host=self.host)
+                           worker=self.worker, run_id=settings.run_id, host=self.host,
+                           **({"backend": "embedded"} if os.environ.get("XTALK_BACKEND") == "embedded" else {}))
         # One client for all users: each httpx.Client builds an SSL context (~15 ms, ~844 KB).
         self.http = httpx.Client(timeout=httpx.Timeout(max(30.0, scenario.connect_timeout)),
                                  limits=httpx.Limits(max_connections=HTTP_CONNECTIONS, max_keepalive_connections=50))
@@ -102,7 +110,20 @@ class ProcessRun:
         self.finished = False
         self.stopped_at: float | None = None
         self.listener_errors = 0
+        self.started_at = self.recorder.now()  # about when Locust's -t started counting
+        self.plan: Plan | None = None
+        self.interrupted_at: float | None = None  # STOP_LOAD_SIGNAL arrived (xtalk run was interrupted)
+        self.wake = Event()  # set on interrupt: the conductor stops waiting
         self.conductor = gevent.spawn(self._conduct)
+        if _STOP_REQUESTED[0]:
+            self.interrupt()
+
+    def interrupt(self) -> None:
+        """Stop the load now; drain at most ``INTERRUPT_DRAIN`` seconds; then end (idempotent)."""
+        if self.interrupted_at is None:
+            self.interrupted_at = self.recorder.now()
+            log.warning("xtalk: asked to stop: ending the load, draining for up to %.0f s", INTERRUPT_DRAIN)
+            self.wake.set()
 
     # ---- the Locust adapter ------------------------------------------------------------------
 
@@ -181,6 +202,7 @@ class ProcessRun:
                                  "connections": 0, "shape": scenario.shape.kind})
             log.info("xtalk: %s shape: users start as they connect; load for %.0f s",
                      scenario.shape.kind, scenario.run_time)
+            log.info("%s", self._plan().banner())
             self.gate.set()
             return
         budget = scenario.connect_timeout + scenario.users / max(scenario.spawn_rate, 0.1) + 10.0
@@ -192,6 +214,8 @@ class ProcessRun:
             if self.spawning_done and self.ready >= target and self.spawned >= target:
                 break
             now = self.recorder.now()
+            if self.interrupted_at is not None:
+                break
             if now - started > budget:
                 log.warning("xtalk: connect budget of %.0f s spent with %d/%d users ready; starting the load",
                             budget, self.ready, self.spawned)
@@ -203,21 +227,35 @@ class ProcessRun:
             gevent.sleep(0.05)
         self.recorder.write({"kind": "load", "t": self.recorder.now(), "state": "start", "users": self.ready,
                              "connections": self.harness.connected})
-        log.info("xtalk: %d users ready, %d connections open: load starts for %.0f s",
-                 self.ready, self.harness.connected, scenario.run_time)
+        plan = self._plan()
+        log.info("xtalk: %d users ready, %d connections open: load starts for %g s",
+                 self.ready, self.harness.connected, plan.load)
+        log.info("%s", plan.banner())
         self.gate.set()
+
+    def _plan(self) -> Plan:
+        """The load and drain of this process, fitted to Locust's time limit (-t) when it has one."""
+        if self.plan is None:
+            scenario = self.settings.scenario
+            options = getattr(self.env, "parsed_options", None)
+            limit = getattr(options, "run_time", None) if not isinstance(self.env.runner, WorkerRunner) else None
+            limit = float(limit) if isinstance(limit, (int, float)) and not needs_shape(scenario) else None
+            self.plan = fit(scenario.run_time, scenario.drain_window, limit, self.recorder.now() - self.started_at)
+        return self.plan
 
     def _load_phase(self) -> None:
         h = self.harness
-        run_time = self.settings.scenario.run_time
+        run_time = self._plan().load
         start = self.recorder.now()
         if wanted(self.settings.scenario.probes) and self.worker in (None, "0"):
             gevent.spawn_later(min(1.0, run_time / 4), self._probe)
-        while True:
+        while self.interrupted_at is None:
             elapsed = self.recorder.now() - start
             if elapsed >= run_time:
                 break
-            gevent.sleep(min(PROGRESS_EVERY, run_time - elapsed))
+            self.wake.wait(min(PROGRESS_EVERY, run_time - elapsed))
+            if self.interrupted_at is not None:
+                break
             log.info("xtalk: load %.0f/%.0f s: %d requests done, %d in flight",
                      min(self.recorder.now() - start, run_time), run_time, h.requests_done, h.in_flight)
         h.stopping = True
@@ -234,10 +272,10 @@ class ProcessRun:
 
     def _drain_phase(self) -> float:
         h = self.harness
-        window = self.settings.scenario.drain_window
+        window = self._plan().drain
         start = self.recorder.now()
         next_log = start + PROGRESS_EVERY
-        while h.in_flight > 0 and self.recorder.now() - start < window:
+        while h.in_flight > 0 and self.recorder.now() < self._drain_ends(start, window):
             gevent.sleep(0.05)
             if self.recorder.now() >= next_log:
                 log.info("xtalk: draining: %d requests in flight", h.in_flight)
@@ -247,13 +285,19 @@ class ProcessRun:
                  drained, h.requests_sent, h.requests_done, h.in_flight)
         return drained
 
+    def _drain_ends(self, start: float, window: float) -> float:
+        ends = start + window
+        if self.interrupted_at is not None:  # cut short: a few seconds from the interrupt at most
+            ends = min(ends, max(start, self.interrupted_at) + INTERRUPT_DRAIN)
+        return ends
+
     def finish(self, drain: float) -> None:
         """Write ``end`` and close the history (idempotent)."""
         if self.finished:
             return
         self.finished = True
         self.harness.stopping = True
-        self.recorder.end(drain)
+        self.recorder.end(drain, **({"interrupted": True} if self.interrupted_at is not None else {}))
         self.recorder.close()
         log.info("xtalk: history written to %s (%d lines)", self.recorder.path, self.recorder.lines)
 
@@ -268,25 +312,44 @@ class ProcessRun:
 
 
 def _environ() -> dict[str, str]:
-    import os
-
     return dict(os.environ)
 
 
 # ---- one ProcessRun per process, created when the test starts ------------------------------------
 
 _RUN: ProcessRun | None = None
+_STOP_REQUESTED = [False]  # STOP_LOAD_SIGNAL came before the run started
+
+
+def _on_stop_signal() -> None:
+    """``xtalk run`` was interrupted: end this process's load in order (runs in a greenlet)."""
+    try:
+        _STOP_REQUESTED[0] = True
+        if _RUN is not None:
+            _RUN.interrupt()
+    except Exception as error:
+        log.error("xtalk: could not stop the load: %s: %s", type(error).__name__, error)
 
 
 def current_run() -> ProcessRun | None:
     return _RUN
 
 
+_SETTINGS: list[RunSettings] = []
+
+
+def settings_once() -> RunSettings:
+    """This process's settings, read once (a made-up run id must not change between reads)."""
+    if not _SETTINGS:
+        _SETTINGS.append(read_settings())
+    return _SETTINGS[0]
+
+
 def scenario_for_locustfile() -> Scenario:
     """The scenario, read when the locustfile is imported (to pick a load shape). A broken
     scenario is reported at test start with a clear message; here it falls back to defaults."""
     try:
-        return read_settings().scenario
+        return settings_once().scenario
     except Exception:
         return Scenario()
 
@@ -296,11 +359,12 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner) or _RUN is not None:
         return
     try:
-        settings = read_settings()
+        settings = settings_once()
         Path(settings.out_dir).mkdir(parents=True, exist_ok=True)
         if not (environment.host or settings.scenario.host):
             log.error("xtalk: expected a host to load but got none; pass --host http://127.0.0.1:PORT "
-                      "(or set host in the scenario), or use `xtalk run`, which starts a backend")
+                      "(or set host in the scenario); only a standalone Locust starts the reference backend "
+                      "by itself, and `xtalk run` does the same for any number of workers")
             environment.process_exit_code = 3
             if environment.runner is not None:
                 gevent.spawn_later(0.1, environment.runner.quit)
@@ -322,9 +386,20 @@ _DONE_WORKERS: set[str] = set()
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
-    """On the master: quit once every worker has written the end of its history."""
+    """On a load process: stop the load on ``STOP_LOAD_SIGNAL``. On the master: quit once every
+    worker has written the end of its history."""
     runner = environment.runner
     if not isinstance(runner, MasterRunner):
+        try:
+            gevent.signal_handler(STOP_LOAD_SIGNAL, _on_stop_signal)
+        except Exception as error:  # not the main thread (tests): xtalk run's SIGTERM then stops it
+            log.debug("xtalk: no stop signal handler: %s", error)
+        try:
+            settings = settings_once()
+            if embedded.wanted(environment, settings.scenario.host):
+                embedded.start(environment, settings)
+        except Exception as error:  # test_start reports a broken scenario with its own message
+            log.error("xtalk: could not start the reference backend: %s: %s", type(error).__name__, error)
         return
 
     def on_done(environment: Environment, msg: Any, **_: Any) -> None:
@@ -350,8 +425,12 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
     try:
         if _RUN is not None:
             _RUN.on_quitting()
+            if not isinstance(environment.runner, WorkerRunner) and not os.environ.get("XTALK_OUT"):
+                log.info("xtalk: check the run with: xtalk check %s", _RUN.recorder.path)
     except Exception as error:
         log.error("xtalk: could not finish the history: %s: %s", type(error).__name__, error)
+    finally:
+        embedded.stop()
 
 
 events.init.add_listener(_on_init)

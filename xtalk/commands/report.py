@@ -18,8 +18,9 @@ from xtalk.report import outputs, trend
 HELP = "render report.html (and junit.xml) again from a run folder"
 DESCRIPTION = """\
 Render report.html and junit.xml again from RUN_DIR/verdict.json, for example after upgrading
-xtalk, or to view a run folder copied from CI. The trend section reads the trend database
-(default: history.sqlite beside the run folder, or $XTALK_TREND_DB) without adding to it.
+xtalk, or to view a run folder copied from CI. The trend section reads the trend store
+($XTALK_TREND_DB, else reports/history.sqlite of the current folder: the one every xtalk run and
+xtalk check appends to) without adding to it.
 
 example:
   xtalk report reports/20250918T020000-nightly
@@ -28,8 +29,8 @@ example:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a run folder holding verdict.json")
-    parser.add_argument("--trend-db", type=Path, default=None, metavar="PATH",
-                        help="the trend database (default: RUN_DIR/../history.sqlite or $XTALK_TREND_DB)")
+    parser.add_argument("--trend-db", type=trend.store, default=None, metavar="PATH|URL",
+                        help="the trend database (default: $XTALK_TREND_DB, else reports/history.sqlite)")
 
 
 def read_verdict(run_dir: Path) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def read_verdict(run_dir: Path) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     run_dir: Path = args.run_dir
     verdict = read_verdict(run_dir)
-    db = args.trend_db if args.trend_db is not None else trend.default_db(run_dir)
+    db = args.trend_db if args.trend_db is not None else trend.default_db()
     outputs.write_reports(run_dir, verdict, outputs.read_trend(db, verdict))
     print(f"wrote {run_dir / 'report.html'} and {run_dir / 'junit.xml'}")
     return EXIT_PASS

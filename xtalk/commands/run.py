@@ -16,7 +16,13 @@ is in flight, or the drain window passes). The histories are checked and the run
 (reports/<run-id>/ or --out) receives history*.jsonl, verdict.json, report.html, junit.xml and
 Locust's own locust.html and CSV stats.
 
-exit status: 0 pass, 1 fail, 2 inconclusive, 3 usage or harness error.
+Before the load, a preflight user logs in and opens its WebSocket: credentials the backend
+refuses (an error frame, close 1008, 401 on the upgrade) stop the run with exit 3 and a paragraph
+naming the auth strategy, the refusal and the fix. SIGTERM or SIGINT stop the load, drain for up
+to 3 s and still write the verdict (inconclusive unless an anomaly was already found).
+
+exit status: 0 pass, 1 fail, 2 inconclusive, 3 usage or harness error, 130 / 143 interrupted by
+SIGINT / SIGTERM.
 
 examples:
   xtalk run scenarios/golden_path.toml
@@ -50,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", metavar="K", type=_positive_int, default=0,
                         help="Locust worker processes under a local master (default: one process)")
     parser.add_argument("--seed", metavar="S", type=_positive_int, help="random seed (journeys, backend)")
+    parser.add_argument("--no-preflight", action="store_true",
+                        help="skip the preflight (one user logs in and connects before the load; refused "
+                             "credentials then exit 3): for a backend whose first connection changes what "
+                             "later ones get")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,4 +68,4 @@ def run(args: argparse.Namespace) -> int:
 
     return run_scenario(RunOptions(scenario=args.scenario, host=args.host, users=args.users,
                                    spawn_rate=args.spawn_rate, run_time=args.run_time, out=args.out,
-                                   workers=args.workers, seed=args.seed))
+                                   workers=args.workers, seed=args.seed, preflight=not args.no_preflight))

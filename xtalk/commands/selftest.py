@@ -31,7 +31,7 @@ import orjson
 from xtalk.backend.faults import FAULTS
 from xtalk.backend.proof import CASES, Case, Judgment, clean_case, clean_probes_case, judge
 from xtalk.errors import EXIT_FAIL, EXIT_PASS, UsageError
-from xtalk.runner.processes import stop_process
+from xtalk.runner.processes import start_child, stop_process
 
 HELP = "prove that every fault the reference backend injects is found"
 DESCRIPTION = """\
@@ -107,8 +107,7 @@ def _start_serve(case: Case, folder: Path, seed: int, env: dict[str, str]
     if case.fault:
         cmd += ["--fault", f"{case.fault}={case.rate}"]
     log = open(folder / "serve.log", "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            env=env, start_new_session=True)
+    proc = start_child(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     log.close()
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -166,6 +165,7 @@ def prove(case: Case, root: Path, seed: int) -> Judgment:
     scenario.write_text(scenario_text(case, seed))
     env = {**os.environ, PASSWORD_ENV: secrets.token_urlsafe(12)}
     env.pop("XTALK_CLOCK_ZERO", None)
+    env["XTALK_TREND_DB"] = str(root / "trend.sqlite")  # proof runs are not the user's trend
     serve, url = _start_serve(case, folder, seed, env)
     code: int | None = None
     try:
@@ -173,7 +173,10 @@ def prove(case: Case, root: Path, seed: int) -> Judgment:
             _register_accounts(url, case.users, env[PASSWORD_ENV])
         run_dir = folder / "run"
         cmd = [sys.executable, "-m", "xtalk", "run", str(scenario), "--host", url,
-               "--out", str(run_dir), "--seed", str(seed)]
+               "--out", str(run_dir), "--seed", str(seed),
+               # The proof counts what the faults did to the load's users: a preflight user would be
+               # the first connection a fault such as global_router latches onto, outside the history.
+               "--no-preflight"]
         limit = case.run_time + 2 * case.deadline + 90
         with open(folder / "run.log", "wb") as log:
             try:

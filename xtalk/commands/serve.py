@@ -17,8 +17,10 @@ from xtalk.errors import UsageError
 HELP = "run the reference backend alone (optionally with injected faults)"
 DESCRIPTION = """\
 Run the reference backend: a Netra-protocol auth service, threads API and agent WebSocket on one
-port. Engine paths: main (flat emitter events), isolated (bridge events under data), factory
-(bridge events under payload), legacy (one shared agent factory: leaks between users under load).
+port.
+
+Engine paths (?mode= of the WebSocket; --engine picks the one for connections that ask for none):
+{engines}
 
 Faults (repeatable, NAME or NAME=RATE, RATE a probability in [0, 1]):
 {faults}
@@ -31,14 +33,45 @@ examples:
 """
 
 
+#: What each engine path is (the ENGINES of xtalk.backend.config, in its order).
+ENGINE_HELP = {
+    "main": "the emitter family: flat events, run ids run_<hex>; correct",
+    "factory": "the bridge family with events under payload, a request-scoped engine per run; correct",
+    "isolated": "the bridge family with events under data, one UserExecutionEngine per user; correct",
+    "legacy": "one agent factory shared by every request and reconfigured per request: leaks between "
+              "users under concurrency, never with one user (on purpose: see scenarios/demo_leak.toml)",
+}
+WIDTH = 100
+
+
+def _lines(items: list[tuple[str, str]]) -> str:
+    """``  name  explanation`` lines, the explanation wrapped under itself."""
+    import textwrap
+
+    out = []
+    for name, text in items:
+        wrapped = textwrap.wrap(text, width=WIDTH - 26) or [""]
+        out.append(f"  {name:<24}{wrapped[0]}")
+        out.extend(" " * 26 + line for line in wrapped[1:])
+    return "\n".join(out)
+
+
 def _fault_lines() -> str:
+    """Every fault with its own description from the fault table (one place) and default rate."""
     from xtalk.backend.faults import FAULTS
 
-    return "\n".join(f"  {name:<24}{info.description.split(':')[0]}" for name, info in FAULTS.items())
+    return _lines([(name, f"{info.description} (default rate {info.default_rate:g})")
+                   for name, info in FAULTS.items()])
+
+
+def _engine_lines() -> str:
+    from xtalk.backend.config import ENGINES
+
+    return _lines([(name, ENGINE_HELP.get(name, "an engine path of the reference backend")) for name in ENGINES])
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = DESCRIPTION.format(faults=_fault_lines())
+    p.description = DESCRIPTION.format(faults=_fault_lines(), engines=_engine_lines())
     p.add_argument("--port", type=int, default=8000, help="port to listen on; 0 picks a free one")
     p.add_argument("--bind", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--engine", default="main",

@@ -500,7 +500,8 @@ class Checker:
             limits={kind: config.limit(kind) for kind in ANOMALY_KINDS},
             sent=stats.sent, completed=stats.completed, failed=stats.failed, unknown=stats.unknown,
             dropped=stats.dropped, overlapping_pairs=pairs, broken=tuple(stats.broken_reasons),
-            broken_count=stats.broken_count, interrupted=config.interrupted,
+            broken_count=stats.broken_count,
+            interrupted=config.interrupted or (self.end.interrupted if self.end is not None else None),
         )
         checked = thresholds(config, latency, completion, connection_error_ratio)
         decision, reasons, inconclusive = decide(counts, checked)
@@ -569,6 +570,7 @@ class Checker:
                 **{k: v for k, v in config.run.items() if v is not None},
                 "duration": round(end_t, 3),
                 "drain": self.end.drain if self.end is not None else None,
+                **({"interrupted": counts.interrupted} if counts.interrupted is not None else {}),
             },
             "recheck": config.recheck,
         }

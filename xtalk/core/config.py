@@ -32,7 +32,8 @@ class CheckConfig:
     run: dict[str, Any] = field(default_factory=dict)  # id, scenario, started_at, ... (for the report)
     recheck: str | None = None
     notify: bool = False  # keep every finding until ``Checker.drain_findings`` takes it (live checking)
-    interrupted: str | None = None  # the run was cut short (a signal): why; inconclusive unless it failed
+    interrupted: str | None = None  # the run was cut short (a signal): how; inconclusive unless it failed
+    # (a history whose end record says ``interrupted`` is judged the same way without it)
 
     @property
     def tomb_retention(self) -> float:

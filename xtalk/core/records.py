@@ -99,6 +99,7 @@ class End:
     line: int
     t: float
     drain: float
+    interrupted: str | None = None  # the run was cut short (a signal): how, as its writer said
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +153,9 @@ def parse_record(obj: Any, line: int, text: str = "") -> Record:
         t = _num(obj, "t")
         if t is None:
             return Malformed(line, "an end record needs a numeric t")
-        return End(line, t, _num(obj, "drain") or 0.0)
+        stop = obj.get("interrupted")
+        interrupted = None if stop in (None, False) else stop if isinstance(stop, str) else "its end record says so"
+        return End(line, t, _num(obj, "drain") or 0.0, interrupted)
     if kind not in ("login", "open", "send", "recv", "close", "error"):
         return Other(line, str(kind))
     t = _num(obj, "t")

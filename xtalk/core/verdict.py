@@ -91,10 +91,14 @@ def decide(counts: Counts, checked: tuple[Threshold, ...]) -> tuple[Decision, tu
         reasons.append(f"{kind}: {n} found (limit {counts.limits.get(kind, 0)})")
     inconclusive: Inconclusive | None = None
     if counts.interrupted is not None:
+        interrupted = (f"the run was interrupted ({counts.interrupted}), so it ended before its scenario's load "
+                       "and drain were over and cannot show what a full run would")
+        if over:
+            reasons.append(interrupted)  # a leak seen is a leak, however the run ended
         inconclusive = Inconclusive(
-            f"the run was interrupted ({counts.interrupted}): it did not run its full time",
-            "run it again to the end (xtalk run stops on SIGINT/SIGTERM after a short drain); "
-            "what was recorded was checked, and any anomaly found stands",
+            interrupted,
+            "re-run it without interrupting it; in CI give the job a timeout longer than the scenario's "
+            "connect + load + drain (xtalk run prints them when it starts)",
         )
     elif counts.completed == 0:
         inconclusive = Inconclusive(
@@ -124,6 +128,7 @@ def decide(counts: Counts, checked: tuple[Threshold, ...]) -> tuple[Decision, tu
         decision = Decision.FAIL
     else:
         decision = Decision.PASS
+    # A threshold an interrupted run failed is still said, but no longer decides.
     reasons.extend(f"threshold {t.name}: observed {t.observed}, limit {t.limit}" for t in failed)
     return decision, tuple(reasons), inconclusive if decision is Decision.INCONCLUSIVE else None
 

@@ -1,7 +1,8 @@
 """Live checking inside Locust: the glue between Locust's runners and ``xtalk.live``.
 
 - **Worker** (or standalone process): ``start_worker`` makes the ``LiveChecker`` whose
-  ``on_record`` the run's ``Recorder`` calls, and a greenlet that sends its snapshot to the master
+  ``on_record`` the run's ``Recorder`` calls (each finding also fires a failed Locust request of
+  its phase: ``xtalk.live.failures``), and a greenlet that sends its snapshot to the master
   every ``SEND_EVERY`` seconds (``runner.send_message``; on a standalone ``LocalRunner`` the
   message goes straight to the local listener). The ``end`` record sends a last snapshot at once,
   so it reaches the master before the worker's ``xtalk_done``.
@@ -54,7 +55,13 @@ def start_worker(environment: Environment, settings: Any, worker: str | None) ->
     try:
         from xtalk.history import config_for
 
-        checker = LiveChecker(config_for(settings.scenario), worker)
+        from xtalk.live.failures import FailureReporter
+
+        config = config_for(settings.scenario)
+        # Each finding is also a failed Locust request of its phase: Locust's own failure columns,
+        # its failures CSV and its exit code then show isolation too (the verdict stays the authority).
+        reporter = FailureReporter(environment.events.request.fire, config.profile)
+        checker = LiveChecker(config, worker, on_finding=reporter)
         _WORKER = LiveWorker(environment, checker)
         return _WORKER
     except Exception as error:

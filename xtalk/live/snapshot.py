@@ -18,6 +18,10 @@ Invariants:
   visible in every snapshot.
 - Findings kept by the checker are reported once each, newest last, at most ``latest`` of them;
   counts stay exact (the checker counts beyond its cap of kept findings).
+- With ``on_finding``, every finding is handed to it as the checker makes it (``CheckConfig(
+  notify=True)`` and ``Checker.drain_findings``): the plugin reports it to Locust as a failure of
+  its request's phase, so Locust's own failure columns show isolation too. The verdict, offline
+  over every shard, stays the authority.
 """
 
 from __future__ import annotations
@@ -65,9 +69,13 @@ class LiveChecker:
         latest: int = 5,
         on_end: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        on_finding: Callable[[Finding], None] | None = None,
     ) -> None:
         if config.findings_cap > LIVE_FINDINGS_CAP:
             config = dataclasses.replace(config, findings_cap=LIVE_FINDINGS_CAP)
+        if on_finding is not None and not config.notify:
+            config = dataclasses.replace(config, notify=True)
+        self.on_finding = on_finding
         self.checker = Checker(config)
         self.worker = worker
         self.on_end = on_end
@@ -93,6 +101,9 @@ class LiveChecker:
         started = self.clock() if timed else 0.0
         try:
             self.checker.feed_decoded(record, line, text)  # = feed(parse_record(...)), cheaper
+            if self.on_finding is not None:
+                for finding in self.checker.drain_findings():
+                    self.on_finding(finding)
         except Exception as error:  # never into the recorder, never into Locust
             self._failed(error, line)
         if timed:

@@ -1,7 +1,12 @@
 """Inline SVG charts: latency percentiles over time per phase, and per-user swimlanes.
 
 Pure functions from verdict data to SVG text; no JavaScript is needed to read them, and every
-label or tooltip passes through ``esc``. Sizes are capped here (points, lanes, events per lane) so
+label or tooltip passes through ``esc``. The charts are the one part of the report built as code
+rather than from a template (geometry reads better in Python): ``latency_section`` and
+``swimlanes`` are the only places in xtalk.report that hand the templates ready markup
+(``Markup``), and every value from the verdict inside it went through ``esc`` first (a test checks
+both: no other ``Markup`` anywhere, and a hostile verdict's charts carry no element of its own).
+Sizes are capped here (points, lanes, events per lane) so
 that a huge run still yields a page a browser opens quickly; what was cut is said under the chart.
 
 Latency: the verdict carries a sampled series of ``[t, phase, seconds]`` for successful requests
@@ -15,6 +20,8 @@ from __future__ import annotations
 import math
 import zlib
 from typing import Any
+
+from markupsafe import Markup
 
 from xtalk.report import view
 from xtalk.report.text import esc
@@ -189,11 +196,11 @@ def latency_chart(phase: str, points: list[tuple[float, float]], marks: list[tup
     return "".join(parts)
 
 
-def latency_section(verdict: dict[str, Any]) -> str:
-    """All phases' charts (empty string when the verdict has no series)."""
+def latency_section(verdict: dict[str, Any]) -> Markup:
+    """All phases' charts (empty when the verdict has no series)."""
     series = latency_series(verdict)
     if not series:
-        return ""
+        return Markup("")
     marks = finding_times(verdict)
     all_t = [t for points in series.values() for t, _ in points]
     duration = view.as_float(view.run_info(verdict).get("duration"))
@@ -206,7 +213,7 @@ def latency_section(verdict: dict[str, Any]) -> str:
     for phase, points in series.items():
         blocks.append(f'<figure><figcaption>{esc(phase)} <span class="muted">({len(points):,} samples)'
                       f"</span></figcaption>{latency_chart(phase, points, marks, t_range)}</figure>")
-    return "".join(blocks)
+    return Markup("".join(blocks))  # every verdict value above went through esc
 
 
 def _read_lanes(verdict: dict[str, Any]) -> dict[str, list[tuple[float, str, str | None, str, int | None]]]:
@@ -241,14 +248,14 @@ def _lane_findings(verdict: dict[str, Any]) -> dict[str, list[tuple[float, str, 
     return marks
 
 
-def swimlanes(verdict: dict[str, Any]) -> str:
+def swimlanes(verdict: dict[str, Any]) -> Markup:
     """One lane per user involved in findings; each event a tick coloured by its owner, each finding
     a triangle above the lane in the owner's colour."""
     lanes = _read_lanes(verdict)
     marks = _lane_findings(verdict)
     users = list(lanes) + [u for u in marks if u not in lanes]
     if not users:
-        return ""
+        return Markup("")
     shown = users[:MAX_LANES]
     times = [e[0] for u in shown for e in lanes.get(u, [])] + [m[0] for u in shown for m in marks.get(u, [])]
     t0, t1 = (min(times), max(times)) if times else (0.0, 1.0)
@@ -300,4 +307,4 @@ def swimlanes(verdict: dict[str, Any]) -> str:
     if any(len(events) >= MAX_LANE_EVENTS for events in lanes.values()):
         notes.append(f"at most {MAX_LANE_EVENTS} events per user")
     note = f'<p class="muted">{esc("; ".join(notes))}</p>' if notes else ""
-    return f'<p class="legend">{" ".join(legend)}</p>{"".join(parts)}{note}'
+    return Markup(f'<p class="legend">{" ".join(legend)}</p>{"".join(parts)}{note}')  # values went through esc

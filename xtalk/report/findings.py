@@ -1,24 +1,29 @@
-"""The evidence sections: the first failure's witness, all findings (grouped, capped, searchable)
-and the requests whose outcome is unknown.
+"""The evidence sections: the first failure's witness, all findings (grouped, capped, searchable),
+the incidents and the requests whose outcome is unknown, as plain values for the templates.
 
 A finding renders as its explanation (Let / Then / Likely causes, as the checker wrote it) and the
 witness records exactly as recorded, each headed by its history line. The records come from the
-server and the wire; they are shown as indented JSON through ``esc``, never interpreted.
-Findings are ``<details>`` elements, so they open and close without JavaScript; the search box
-only hides non-matching ones (and is itself hidden when scripts do not run).
+server and the wire; they are shown as indented JSON text (``findings.html`` prints them through
+autoescape), never interpreted. Findings are ``<details>`` elements, so they open and close
+without JavaScript; the search box only hides non-matching ones (and is itself hidden when
+scripts do not run).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from markupsafe import escape
+
 from xtalk.report import view
-from xtalk.report.text import esc, pretty_json
+from xtalk.report.text import pretty_json
 
 MAX_FINDINGS = 500
 MAX_FRAMES = 8
 MAX_FRAME_CHARS = 8_000
 MAX_UNKNOWNS = 500
+MAX_INCIDENTS = 500
+MAX_WITNESS_LINES = 12
 # Raw frames are most of a big report's size: past this many characters of frames, further
 # findings show their explanation and history lines only (the report stays under 10 MB).
 FRAME_BUDGET = 5_000_000
@@ -50,7 +55,7 @@ def _facts(finding: dict[str, Any]) -> list[tuple[str, str]]:
     return facts
 
 
-def _frame(item: object) -> str:
+def _frame(item: object) -> dict[str, str]:
     item = view.as_dict(item)
     record = item.get("record")
     line = view.as_int(item.get("line"))
@@ -66,48 +71,40 @@ def _frame(item: object) -> str:
     text = pretty_json(record)
     if len(text) > MAX_FRAME_CHARS:
         text = text[:MAX_FRAME_CHARS] + f"\n… ({len(text) - MAX_FRAME_CHARS:,} more characters)"
-    return (f'<div class="frame"><div class="frame-head">{esc(" · ".join(head))}</div>'
-            f'<pre class="raw">{esc(text)}</pre></div>')
+    return {"head": " · ".join(head), "text": text}
 
 
-def render_finding(finding: dict[str, Any], *, open_: bool = False, number: int | None = None,
-                   budget: Budget | None = None) -> str:
+def finding_view(finding: dict[str, Any], *, open_: bool = False, number: int | None = None,
+                 budget: Budget | None = None) -> dict[str, Any]:
+    """What ``findings.html``'s ``finding`` macro shows of one finding."""
     kind = view.as_str(finding.get("kind")) or "finding"
     facts = _facts(finding)
-    summary = " · ".join(f"{label} {value}" for label, value in facts[:5])
-    label = f"{kind} #{number}" if number is not None else kind
-    explanation = view.as_str(finding.get("explanation"))
-    body = [f'<pre class="explanation">{esc(explanation)}</pre>' if explanation
-            else '<p class="muted">No explanation recorded.</p>']
-    if facts:
-        body.append('<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts)
-                    + "</dl>")
     frames = view.as_list(finding.get("frames"))
+    shown: list[dict[str, str]] = []
+    omitted = False
     if frames and budget is not None and budget.left <= 0:
-        body.append('<p class="muted">Witness records omitted to keep this page small: they are in verdict.json '
-                    "and in the history at the lines above.</p>")
+        omitted = True
     elif frames:
-        rendered = "".join(_frame(f) for f in frames[:MAX_FRAMES])
+        shown = [_frame(f) for f in frames[:MAX_FRAMES]]
         if budget is not None:
-            budget.left -= len(rendered)
-        body.append(f'<div class="frames"><h4>Witness records, as recorded</h4>{rendered}</div>')
-        if len(frames) > MAX_FRAMES:
-            body.append(f'<p class="muted">{len(frames) - MAX_FRAMES} more records in the history.</p>')
-    elif view.as_list(finding.get("witness")):
-        body.append('<p class="muted">The verdict holds no frames for this finding; see the history lines above.'
-                    "</p>")
-    return (f'<details class="finding"{" open" if open_ else ""} data-kind="{esc(kind)}"><summary>'
-            f'<span class="badge kind">{esc(label)}</span> <span class="muted">{esc(summary)}</span></summary>'
-            f'{"".join(body)}</details>')
+            budget.left -= sum(len(escape(f["text"])) + len(f["head"]) for f in shown)  # as the page holds it
+    return {
+        "kind": kind,
+        "label": f"{kind} #{number}" if number is not None else kind,
+        "summary": " · ".join(f"{label} {value}" for label, value in facts[:5]),
+        "explanation": view.as_str(finding.get("explanation")),
+        "facts": facts,
+        "frames": shown,
+        "omitted": omitted,
+        "more_frames": max(0, len(frames) - MAX_FRAMES) if shown else 0,
+        "lines_only": not frames and bool(view.as_list(finding.get("witness"))),
+        "open": open_,
+    }
 
 
-def first_failure_section(verdict: dict[str, Any]) -> str:
+def first_failure(verdict: dict[str, Any]) -> dict[str, Any] | None:
     first = next(iter(view.findings(verdict)), None)
-    if first is None:
-        return ""
-    return ('<section id="first-failure"><h2>First failure</h2>'
-            '<p class="muted">The earliest finding, with the records that prove it.</p>'
-            f"{render_finding(first, open_=True)}</section>")
+    return None if first is None else finding_view(first, open_=True)
 
 
 def finding_groups(verdict: dict[str, Any]) -> list[tuple[str, int | None, int | None]]:
@@ -129,23 +126,12 @@ def finding_groups(verdict: dict[str, Any]) -> list[tuple[str, int | None, int |
     return [(k, counts.get(k), shown.get(k, 0)) for k in kinds]
 
 
-def findings_section(verdict: dict[str, Any]) -> str:
+def findings_context(verdict: dict[str, Any]) -> dict[str, Any]:
+    """The findings section: the table of kinds (exact counts) and the findings grouped by kind."""
     findings = view.findings(verdict)
     groups = finding_groups(verdict)
-    if not findings and not groups:
-        return '<p class="ok-text">No findings.</p>'
     anchors = {kind: f"group-{n}" for n, kind in enumerate(dict.fromkeys(
         [k for k, _, _ in groups] + [view.as_str(f.get("kind")) or "finding" for f in findings]))}
-    rows = "".join(
-        f'<tr><td><a href="#{anchors[kind]}"><span class="badge kind">{esc(kind)}</span></a></td>'
-        f'<td class="num">{view.fmt_num(count)}</td><td class="num">{view.fmt_num(shown)}</td></tr>'
-        for kind, count, shown in groups
-    )
-    table = ('<table class="data"><thead><tr><th>kind</th><th class="num">count (exact)</th>'
-             f'<th class="num">with evidence below</th></tr></thead><tbody>{rows}</tbody></table>')
-    search = ('<div class="filter" id="finding-filter-box" hidden><label>Filter findings '
-              '<input id="finding-filter" type="search" placeholder="user, kind, run id, text…"></label> '
-              '<span id="finding-filter-count" class="muted"></span></div>')
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for finding in findings[:MAX_FINDINGS]:
         by_kind.setdefault(view.as_str(finding.get("kind")) or "finding", []).append(finding)
@@ -153,31 +139,57 @@ def findings_section(verdict: dict[str, Any]) -> str:
     budget = Budget()
     blocks = []
     for kind, members in by_kind.items():
-        items = "".join(render_finding(f, number=n, budget=budget) for n, f in enumerate(members, start=1))
         total = exact.get(kind)
-        of = f" of {view.fmt_num(total)}" if total is not None and total != len(members) else ""
-        blocks.append(f'<div class="finding-group" id="{anchors[kind]}"><h3><span class="badge kind">{esc(kind)}'
-                      f'</span> <span class="muted">{len(members):,}{of} shown, earliest first</span></h3>'
-                      f"{items}</div>")
-    more = (f'<p class="muted">{len(findings) - MAX_FINDINGS:,} more findings in verdict.json are not shown here.</p>'
-            if len(findings) > MAX_FINDINGS else "")
-    return f'{table}{search}<div id="findings-list">{"".join(blocks)}</div>{more}'
+        blocks.append({
+            "anchor": anchors[kind], "kind": kind, "shown": len(members),
+            "of": view.fmt_num(total) if total is not None and total != len(members) else None,
+            "items": [finding_view(f, number=n, budget=budget) for n, f in enumerate(members, start=1)],
+        })
+    return {
+        "empty": not findings and not groups,
+        "groups": [{"anchor": anchors[kind], "kind": kind, "count": view.fmt_num(count), "shown": view.fmt_num(shown)}
+                   for kind, count, shown in groups],
+        "blocks": blocks,
+        "more": max(0, len(findings) - MAX_FINDINGS),
+    }
 
 
-def unknowns_section(verdict: dict[str, Any]) -> str:
+def incidents_context(verdict: dict[str, Any]) -> dict[str, Any] | None:
+    """The incidents table (one row per leaked run or affected request), or None when the verdict
+    has no ``incidents`` (older checkers): then the section is not drawn at all."""
+    raw = verdict.get("incidents")
+    if not isinstance(raw, list):
+        return None
+    rows = []
+    for item in (view.as_dict(x) for x in raw[:MAX_INCIDENTS]):
+        kinds = view.as_dict(item.get("kinds"))
+        others = [f"{k} {view.fmt_num(n)}" for k, n in kinds.items() if k != item.get("kind")]
+        witness = [n for n in (view.as_int(x) for x in view.as_list(item.get("first_witness"))) if n is not None]
+        t = view.as_float(item.get("t"))
+        rows.append({
+            "kind": view.as_str(item.get("kind")) or "?",
+            "others": ", ".join(others),
+            "owner": view.as_str(item.get("owner")) or "?",
+            "receiver": view.as_str(item.get("receiver")) or "?",
+            "run_id": view.as_str(item.get("run_id")) or "—",
+            "req": view.as_str(item.get("req")) or "—",
+            "engine": view.as_str(item.get("engine")) or "—",
+            "events": view.fmt_num(item.get("events")),
+            "t": "—" if t is None else f"{t:.3f} s",
+            "witness": ", ".join(str(n) for n in witness[:MAX_WITNESS_LINES])
+                       + (" …" if len(witness) > MAX_WITNESS_LINES else ""),
+        })
+    count = view.as_int(verdict.get("incident_count"))
+    return {"rows": rows, "count": count if count is not None else len(raw), "listed": len(raw)}
+
+
+def unknowns_context(verdict: dict[str, Any]) -> dict[str, Any]:
     unknowns = [view.as_dict(u) for u in view.as_list(verdict.get("unknowns"))]
     total = view.requests(verdict)["unknown"]
-    if not unknowns:
-        if total:
-            return f'<p>{total:,} request(s) ended unknown; the verdict lists none of them.</p>'
-        return '<p class="muted">No request ended with an unknown outcome.</p>'
-    rows = "".join(
-        f"<tr><td>{esc(u.get('req'))}</td><td>{esc(u.get('user'))}</td><td>{esc(u.get('reason'))}</td></tr>"
-        for u in unknowns[:MAX_UNKNOWNS]
-    )
-    shown = min(len(unknowns), MAX_UNKNOWNS)
-    note = (f'<p class="muted">Showing {shown:,} of {view.fmt_num(total if total is not None else len(unknowns))}. '
-            "Unknown is neither success nor failure: the request was in flight at the end, or the harness "
-            "closed its connection.</p>")
-    return (f'{note}<table class="data"><thead><tr><th>request</th><th>user</th><th>reason</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>")
+    return {
+        "rows": [{"req": view.as_str(u.get("req")), "user": view.as_str(u.get("user")),
+                  "reason": view.as_str(u.get("reason"))} for u in unknowns[:MAX_UNKNOWNS]],
+        "shown": min(len(unknowns), MAX_UNKNOWNS),
+        "total": total,
+        "of": view.fmt_num(total if total is not None else len(unknowns)),
+    }

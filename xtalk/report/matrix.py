@@ -1,7 +1,8 @@
 """The who-received-whose matrix: owners (rows) × receivers (columns), cross-user cells red.
 
 A cell (owner A, receiver B) counts the events of A's requests delivered to B. The diagonal is the
-normal case; any other non-zero cell is a leak. Up to ``FULL_LIMIT`` users the full matrix is drawn.
+normal case; any other non-zero cell is a leak. A cell listed in ``matrix.content`` also carries a
+content leak (A's content marker reached B: ``cross_user_content``) and is marked as such. Up to ``FULL_LIMIT`` users the full matrix is drawn.
 Beyond, users are grouped (by the verdict's ``matrix.groups`` when the checker provides them, e.g.
 per engine path, else in blocks of consecutive user names) and the matrix shows groups × groups;
 a block with leaks links to its user-level cells. The list of leaking pairs is plain HTML, so the
@@ -15,7 +16,6 @@ import math
 from typing import Any
 
 from xtalk.report import view
-from xtalk.report.text import esc
 
 FULL_LIMIT = 50
 MAX_GROUPS = 40
@@ -48,6 +48,19 @@ def read_matrix(verdict: dict[str, Any]) -> tuple[list[str], dict[tuple[str, str
     return users, cells
 
 
+def read_content(verdict: dict[str, Any]) -> dict[tuple[str, str], int]:
+    """``{(owner, receiver): n}`` of the content leaks among the cells (``matrix.content``)."""
+    content: dict[tuple[str, str], int] = {}
+    for cell in view.as_list(view.dig(verdict, "matrix", "content")):
+        if not isinstance(cell, list) or len(cell) < 3:
+            continue
+        owner, receiver, count = view.as_str(cell[0]), view.as_str(cell[1]), view.as_int(cell[2])
+        if owner is None or receiver is None or not count or owner == receiver:
+            continue
+        content[(owner, receiver)] = content.get((owner, receiver), 0) + count
+    return content
+
+
 def group_users(verdict: dict[str, Any], users: list[str]) -> list[tuple[str, list[str]]]:
     """Groups of users: the verdict's ``matrix.groups`` if any (the rest in "other"), else blocks."""
     given = view.as_dict(view.dig(verdict, "matrix", "groups"))
@@ -70,75 +83,83 @@ def group_users(verdict: dict[str, Any], users: list[str]) -> list[tuple[str, li
     return [(f"{block[0]}–{block[-1]}" if len(block) > 1 else block[0], block) for block in blocks]
 
 
-def _full_table(users: list[str], cells: dict[tuple[str, str], int]) -> str:
-    head = "".join(f'<th scope="col" class="rot"><span>{esc(u)}</span></th>' for u in users)
+def _cell_title(owner: str, receiver: str, count: int, content: int) -> str:
+    what = f"{receiver} received {count} event(s) of {owner}'s requests"
+    if content:
+        what += f", {content} of them carrying {owner}'s content (a content leak)"
+    return what
+
+
+def _full_table(users: list[str], cells: dict[tuple[str, str], int],
+                content: dict[tuple[str, str], int]) -> dict[str, Any]:
     rows = []
     for owner in users:
-        tds = []
+        tds: list[dict[str, Any] | None] = []
         for receiver in users:
             count = cells.get((owner, receiver), 0)
             if not count:
-                tds.append("<td></td>")
+                tds.append(None)
                 continue
-            kind = "own" if owner == receiver else "leak"
-            what = f"{receiver} received {count} event(s) of {owner}'s requests"
-            tds.append(f'<td class="{kind}" title="{esc(what)}">{count}</td>')
-        rows.append(f'<tr><th scope="row">{esc(owner)}</th>{"".join(tds)}</tr>')
-    return (f'<div class="scroll"><table class="matrix"><thead><tr><th class="corner">owner ↓ receiver →</th>'
-            f'{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+            leaked = content.get((owner, receiver), 0)
+            kind = "own" if owner == receiver else ("leak content" if leaked else "leak")
+            tds.append({"cls": kind, "count": count, "title": _cell_title(owner, receiver, count, leaked),
+                        "content": bool(leaked)})
+        rows.append({"owner": owner, "cells": tds})
+    return {"users": users, "rows": rows}
 
 
-def _leak_list(groups: list[tuple[str, list[str]]], cells: dict[tuple[str, str], int]) -> str:
+def _leak_list(groups: list[tuple[str, list[str]]], cells: dict[tuple[str, str], int],
+               content: dict[tuple[str, str], int]) -> list[dict[str, Any]]:
     index = {user: g for g, (_, members) in enumerate(groups) for user in members}
     blocks: dict[tuple[int, int], list[tuple[str, str, int]]] = {}
     for (owner, receiver), count in cells.items():
         if owner != receiver:
             blocks.setdefault((index[owner], index[receiver]), []).append((owner, receiver, count))
-    if not blocks:
-        return '<p class="ok-text">No event was delivered to a user other than its owner.</p>'
-    out = ['<div class="drill-list"><h4>Leaking pairs by group</h4>']
+    out = []
     for (i, j), pairs in sorted(blocks.items(), key=lambda kv: -sum(c for *_, c in kv[1])):
         pairs.sort(key=lambda p: -p[2])
-        rows = "".join(f"<tr><td>{esc(o)}</td><td>{esc(r)}</td><td class=\"num leak-text\">{c:,}</td></tr>"
-                       for o, r, c in pairs[:MAX_LEAK_ROWS])
-        more = (f'<p class="muted">{len(pairs) - MAX_LEAK_ROWS:,} more pairs not shown</p>'
-                if len(pairs) > MAX_LEAK_ROWS else "")
-        total = sum(c for *_, c in pairs)
-        out.append(f'<details id="drill-{i}-{j}"><summary>{esc(groups[i][0])} → {esc(groups[j][0])}: '
-                   f"{total:,} event(s), {len(pairs):,} pair(s)</summary>"
-                   f'<table class="data"><thead><tr><th>owner</th><th>receiver</th><th>events</th></tr></thead>'
-                   f"<tbody>{rows}</tbody></table>{more}</details>")
-    out.append("</div>")
-    return "".join(out)
+        out.append({
+            "id": f"drill-{i}-{j}", "from": groups[i][0], "to": groups[j][0],
+            "total": sum(c for *_, c in pairs), "count": len(pairs),
+            "pairs": [{"owner": o, "receiver": r, "events": c, "content": content.get((o, r), 0)}
+                      for o, r, c in pairs[:MAX_LEAK_ROWS]],
+            "more": max(0, len(pairs) - MAX_LEAK_ROWS),
+        })
+    return out
 
 
-def _group_table(groups: list[tuple[str, list[str]]], cells: dict[tuple[str, str], int]) -> str:
+def _group_table(groups: list[tuple[str, list[str]]], cells: dict[tuple[str, str], int],
+                 content: dict[tuple[str, str], int]) -> dict[str, Any]:
     index = {user: g for g, (_, members) in enumerate(groups) for user in members}
     own: dict[tuple[int, int], int] = {}
     leak: dict[tuple[int, int], int] = {}
+    leaked_content: dict[tuple[int, int], int] = {}
     for (owner, receiver), count in cells.items():
         key = (index[owner], index[receiver])
         target = own if owner == receiver else leak
         target[key] = target.get(key, 0) + count
-    head = "".join(f'<th scope="col" class="rot"><span>{esc(name)}</span></th>' for name, _ in groups)
+    for (owner, receiver), count in content.items():
+        if owner in index and receiver in index:
+            key = (index[owner], index[receiver])
+            leaked_content[key] = leaked_content.get(key, 0) + count
     rows = []
     for i, (name, members) in enumerate(groups):
-        tds = []
+        tds: list[dict[str, Any] | None] = []
         for j in range(len(groups)):
-            leaked, normal = leak.get((i, j), 0), own.get((i, j), 0)
+            leaked, normal, text = leak.get((i, j), 0), own.get((i, j), 0), leaked_content.get((i, j), 0)
             if leaked:
-                what = f"{leaked} event(s) of group {name}'s users delivered to other users in group {groups[j][0]}"
-                tds.append(f'<td class="leak" title="{esc(what)}"><a href="#drill-{i}-{j}" data-block="{i},{j}">'
-                           f"{leaked:,}</a></td>")
+                title = f"{leaked} event(s) of group {name}'s users delivered to other users in group {groups[j][0]}"
+                if text:
+                    title += f", {text} of them carrying their owners' content (content leaks)"
+                tds.append({"cls": "leak content" if text else "leak", "count": leaked, "title": title,
+                            "block": f"{i},{j}", "link": f"#drill-{i}-{j}", "content": bool(text)})
             elif normal:
-                tds.append(f'<td class="own" title="{esc(f"{normal} own events")}" data-block="{i},{j}">'
-                           f"{normal:,}</td>")
+                tds.append({"cls": "own", "count": normal, "title": f"{normal} own events", "block": f"{i},{j}",
+                            "link": None, "content": False})
             else:
-                tds.append("<td></td>")
-        rows.append(f'<tr><th scope="row">{esc(name)} <span class="muted">({len(members)})</span></th>'
-                    f'{"".join(tds)}</tr>')
-    return (f'<div class="scroll"><table class="matrix grouped"><thead><tr><th class="corner">owner group ↓ '
-            f'receiver group →</th>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+                tds.append(None)
+        rows.append({"name": name, "size": len(members), "cells": tds})
+    return {"groups": [name for name, _ in groups], "rows": rows}
 
 
 def matrix_data(groups: list[tuple[str, list[str]]], cells: dict[tuple[str, str], int]) -> dict[str, Any]:
@@ -158,21 +179,22 @@ def matrix_data(groups: list[tuple[str, list[str]]], cells: dict[tuple[str, str]
     }
 
 
-def matrix_section(verdict: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
-    """The section's HTML and, for a grouped matrix, the data its drill-down script reads."""
+def matrix_section(verdict: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The section's values for ``matrix.html`` and, for a grouped matrix, the data its drill-down
+    script reads."""
     users, cells = read_matrix(verdict)
     if not users:
-        return '<p class="muted">The verdict has no matrix.</p>', None
+        return {"empty": True}, None
+    content = read_content(verdict)
     leaks = sum(c for (o, r), c in cells.items() if o != r)
-    summary = (f'<p>{len(users):,} users; <strong class="leak-text">{leaks:,} event(s) delivered to a user other '
-               f"than their owner</strong>.</p>" if leaks else
-               f'<p>{len(users):,} users; every event went to its owner only.</p>')
+    context: dict[str, Any] = {"empty": False, "users": len(users), "leaks": leaks,
+                               "content_cells": len(content), "content_events": sum(content.values())}
     if len(users) <= FULL_LIMIT:
         groups = [(u, [u]) for u in users]
-        return summary + _full_table(users, cells) + (_leak_list(groups, cells) if leaks else ""), None
+        context.update(full=_full_table(users, cells, content), grouped=None,
+                       leak_list=_leak_list(groups, cells, content) if leaks else [])
+        return context, None
     groups = group_users(verdict, users)
-    note = (f'<p class="muted">Grouped into {len(groups)} groups of users. Click a block to see its users '
-            "(needs JavaScript); the leaking pairs are listed below the matrix.</p>")
-    panel = '<div id="drill-panel" class="drill-panel" hidden></div>'
-    return (summary + note + _group_table(groups, cells) + panel + _leak_list(groups, cells),
-            matrix_data(groups, cells))
+    context.update(full=None, grouped=_group_table(groups, cells, content),
+                   leak_list=_leak_list(groups, cells, content))
+    return context, matrix_data(groups, cells)

@@ -2,8 +2,8 @@
 
 ``xtalk shrink`` writes ``run.shrunk_from`` into the minimal run's verdict: the original run's
 id and folder, a link to its report (a path relative to the minimal run's folder), the anomaly
-kind that was kept, and the original's users and run time. This module renders that one line
-and nothing else; a verdict without it renders nothing. Everything in it is escaped, and only a
+kind that was kept, and the original's users and run time. This module says what that one line
+shows (``templates/report.html`` renders it, autoescaped); a verdict without it shows nothing. Only a
 relative path becomes a link (never a URL with a scheme, so no ``javascript:`` survives).
 """
 
@@ -13,7 +13,6 @@ import re
 from typing import Any
 
 from xtalk.report import view
-from xtalk.report.text import esc
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
@@ -22,13 +21,13 @@ def _relative_path(text: str) -> bool:
     return bool(text) and not _SCHEME.match(text) and not text.startswith(("/", "\\")) and "\\" not in text
 
 
-def origin_html(verdict: dict[str, Any]) -> str:
+def origin_info(verdict: dict[str, Any]) -> dict[str, Any] | None:
+    """What the header's origin line shows (the template escapes it), or None when the run was
+    not shrunk. ``href`` is set only for a relative path."""
     origin = view.as_dict(view.run_info(verdict).get("shrunk_from"))
     if not origin:
-        return ""
-    run_id = view.as_str(origin.get("run_id")) or "the original run"
+        return None
     report = view.as_str(origin.get("report")) or ""
-    link = f'<a href="{esc(report)}">{esc(run_id)}</a>' if _relative_path(report) else esc(run_id)
     facts = []
     users = view.as_int(origin.get("users"))
     run_time = view.as_float(origin.get("run_time"))
@@ -39,8 +38,9 @@ def origin_html(verdict: dict[str, Any]) -> str:
     folder = view.as_str(origin.get("run_dir"))
     if folder:
         facts.append(f"folder {folder}")
-    kind = view.as_str(origin.get("kind"))
-    what = f"Minimal reproducer of <code>{esc(kind)}</code>" if kind else "Minimal reproducer"
-    tail = f" ({esc(', '.join(facts))})" if facts else ""
-    return (f'<p class="origin" id="shrunk-from">{what}, shrunk by <code>xtalk shrink</code> '
-            f"from run {link}{tail}.</p>")
+    return {
+        "run_id": view.as_str(origin.get("run_id")) or "the original run",
+        "href": report if _relative_path(report) else None,
+        "kind": view.as_str(origin.get("kind")),
+        "facts": ", ".join(facts),
+    }

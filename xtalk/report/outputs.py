@@ -2,15 +2,15 @@
 
 Each file is written atomically (a temporary file in the same folder, then ``os.replace``), so a
 CI job or a browser never reads half a report, and a crash mid-write leaves the previous version.
-The trend row is appended before the report is rendered, so the report's trend section includes
-the run itself. A trend database that cannot be written (read-only, locked for too long) costs the
+The trend row is appended (to the one store, ``trend.default_db()``: never a file chosen by the run
+folder's location) before the report is rendered, so the report's trend section includes the run
+itself. A trend database that cannot be written (read-only, locked for too long) costs the
 trend, never the verdict: the error is reported on stderr and the other files are still written.
 """
 
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import tempfile
 from pathlib import Path
@@ -48,12 +48,12 @@ def dump_verdict(verdict: dict[str, Any]) -> bytes:
     return orjson.dumps(verdict, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
 
 
-def read_trend(db: Path, verdict: dict[str, Any]) -> list[dict[str, Any]]:
+def read_trend(db: trend_db_module.Store, verdict: dict[str, Any]) -> list[dict[str, Any]]:
     """The last runs of the verdict's scenario, or none when the database cannot be read."""
     try:
         return trend_db_module.read_runs(db, view.scenario_name(verdict) or "adhoc", TREND_ROWS)
-    except sqlite3.Error as error:
-        print(f"xtalk: the trend database {db} could not be read ({error}); the report has no trend", file=sys.stderr)
+    except trend_db_module.STORE_ERRORS as error:
+        print(f"xtalk: the trend database {_shown(db)} could not be read ({error}); the report has no trend", file=sys.stderr)
         return []
 
 
@@ -63,14 +63,29 @@ def write_reports(run_dir: Path, verdict: dict[str, Any], trend: list[dict[str, 
     write_atomic(run_dir / "junit.xml", _text_bytes(render_junit(verdict)))
 
 
-def write_run_outputs(run_dir: Path, verdict: dict[str, Any], *, trend_db: Path | None = None) -> None:
+def append_trend_row(verdict: dict[str, Any], run_dir: Path | None,
+                     trend_db: trend_db_module.Store | None = None) -> trend_db_module.Store:
+    """Append the verdict's row to the trend store; returns the store. A store that cannot be
+    written costs the trend, never the run: the error is reported on stderr."""
+    db = trend_db if trend_db is not None else trend_db_module.default_db()
+    try:
+        trend_db_module.append_run(db, verdict, run_dir)
+    except trend_db_module.STORE_ERRORS as error:
+        print(f"xtalk: the trend database {_shown(db)} could not be written ({error}); the run folder is complete",
+              file=sys.stderr)
+    return db
+
+
+def _shown(db: trend_db_module.Store) -> str:
+    """A store's name for a message: a URL without its password."""
+    from xtalk.report.html import _without_userinfo
+
+    return _without_userinfo(str(db))
+
+
+def write_run_outputs(run_dir: Path, verdict: dict[str, Any], *, trend_db: trend_db_module.Store | None = None) -> None:
     """Write every output of a checked run into ``run_dir`` and append its row to the trend."""
     run_dir = Path(run_dir)
     write_atomic(run_dir / "verdict.json", dump_verdict(verdict))
-    db = trend_db if trend_db is not None else trend_db_module.default_db(run_dir)
-    try:
-        trend_db_module.append_run(db, verdict, run_dir)
-    except (sqlite3.Error, OSError) as error:
-        print(f"xtalk: the trend database {db} could not be written ({error}); the run folder is complete",
-              file=sys.stderr)
+    db = append_trend_row(verdict, run_dir.resolve(), trend_db)
     write_reports(run_dir, verdict, read_trend(db, verdict))

@@ -1,9 +1,10 @@
 """Synthetic verdicts, shaped as the checker writes them: for tests, the benchmark and demos.
 
 ``clean``, ``failing``, ``inconclusive`` and ``huge`` build plausible verdict dicts (SPEC fields
-plus the ARCHITECTURE additions) from a seed, with no checker involved; ``hostile`` plants markup
-and script in every string a server could control. Deterministic: the same arguments give the same
-verdict.
+plus the ARCHITECTURE additions, and the attribution issue's ``matrix.content``, ``incidents`` and
+``incident_count``, which the checker core does not produce yet) from a seed, with no checker
+involved; ``hostile`` plants markup and script in every string a server could control.
+Deterministic: the same arguments give the same verdict.
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ def _finding(kind: str, receiver: str, owner: str, t: float, line: int, engine: 
         "t": round(t, 3), "conn": f"{receiver}-c1", "engine": engine, "req": f"{owner}-r3",
         "frames": [{"line": line - 40, "record": send}, {"line": line, "record": recv}],
     }
+
+
+def _incident(finding: dict[str, Any], events: int) -> dict[str, Any]:
+    """The incident a finding opens (one per leaked run or affected request)."""
+    return {"kind": finding["kind"], "kinds": {finding["kind"]: events}, "owner": finding["owner"],
+            "receiver": finding["user"], "run_id": finding["run_id"], "req": finding["req"],
+            "engine": finding["engine"], "events": events, "t": finding["t"],
+            "first_witness": list(finding["witness"])}
 
 
 def _latency(rng: random.Random, duration: float, points: int) -> dict[str, Any]:
@@ -93,7 +102,9 @@ def base(users: int = 20, *, seed: int = 7, duration: float = 30.0, series_point
                      "max_concurrent_requests": users, "engines": ["main", "isolated"]},
         "client_errors": {},
         "broken_assumptions": [],
-        "matrix": {"users": names, "cells": [[u, u, 84] for u in names]},
+        "matrix": {"users": names, "cells": [[u, u, 84] for u in names], "content": []},
+        "incidents": [],
+        "incident_count": 0,
         "latency": _latency(rng, duration, series_points),
         "engines": {
             "main": {"requests": sent // 2, "completed": sent // 2 - 1, "failed": 0, "unknown": 1, "anomalies": 0,
@@ -125,14 +136,23 @@ def failing(users: int = 20, *, seed: int = 7, leaks: int = 3, run_id: str = "20
         owner, receiver = rng.sample(names, 2)
         findings.append(_finding("cross_user_event", receiver, owner, 8.0 + 3.1 * k, 1200 + 97 * k))
         verdict["matrix"]["cells"].append([owner, receiver, 1 + k])
+    # The last leak also carried its owner's content: a content cell of the matrix.
+    last = findings[-1]
+    verdict["matrix"]["content"].append([last["owner"], last["user"], 1])
+    incidents = [_incident(f, 1 + k) for k, f in enumerate(findings)]
+    incidents[-1]["kinds"]["cross_user_content"] = 1
     dropped = _finding("dropped_response", names[3], names[3], 21.4, 5120, engine="legacy")
     dropped["explanation"] = (f"dropped_response #1\nLet   R = start_agent sent by {names[3]} at 21.400 s "
                               "(history line 5080)\nThen  no agent_completed arrived within the 30 s deadline and "
                               "the drain, while the connection stayed open.")
     findings.append(dropped)
+    incidents.append(_incident(dropped, 1))
+    incidents.sort(key=lambda i: i["t"])
     verdict.update({
         "verdict": "fail",
         "findings": findings,
+        "incidents": incidents,
+        "incident_count": len(incidents),
         "reasons": [f"cross_user_event: {leaks} event(s) delivered to another user", "dropped_response: 1"],
         "finding_groups": [{"kind": "cross_user_event", "count": leaks, "shown": leaks},
                            {"kind": "dropped_response", "count": 1, "shown": 1}],
@@ -188,6 +208,9 @@ def huge(users: int = 5_000, events: int = 1_000_000, *, findings: int = 1_000, 
         shown.append(_finding("cross_user_event", receiver, owner, rng.uniform(5, 595), 1000 + k * 900))
         verdict["matrix"]["cells"].append([owner, receiver, 3])
     shown.sort(key=lambda f: f["t"])
+    verdict["matrix"]["content"] = [[f["owner"], f["user"], 1] for f in shown[::10]]
+    verdict["incidents"] = [_incident(f, 3) for f in shown[:500]]
+    verdict["incident_count"] = findings  # more than the 500 listed: the count stays exact
     lanes: dict[str, list[list[Any]]] = {}
     for finding in shown[:30]:
         lane = lanes.setdefault(finding["user"], [[round(i * 2.0, 3), "agent_thinking", finding["user"], f"r{i}",
@@ -217,6 +240,11 @@ def hostile(payload: str = PAYLOAD) -> dict[str, Any]:
                      agent=f"agent{payload}", text=payload)
     first["explanation"] += f"\nThe frame said: {payload}"
     verdict["findings"].insert(0, first)
+    verdict["matrix"]["content"].append([evil_user, "u0001", 1])
+    evil = _incident(first, 2)
+    evil["kinds"] = {"cross_user_content": 1, f"kind{payload}": 1}
+    verdict["incidents"].insert(0, evil)
+    verdict["incident_count"] += 1
     verdict["anomalies"]["cross_user_content"] = 1
     verdict["anomalies"][f"kind{payload}"] = 1
     verdict["reasons"].append(f"server said {payload}")

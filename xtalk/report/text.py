@@ -3,10 +3,10 @@
 Every string in a verdict may have come from the server under test (frames, agent names, user ids,
 explanations quoting them). The invariants:
 
-- ``esc`` is the only way text enters HTML: ``html.escape(quote=True)`` after dropping control
-  characters, so it is safe in element content and in quoted attribute values alike.
-- ``json_for_script`` output can sit inside ``<script type="application/json">``: ``<``, ``>``,
-  ``&`` and U+2028/U+2029 are escaped, so no ``</script>`` or ``<!--`` can end or bend the block.
+- ``esc`` is how the SVG chart code (the one part of report.html not built from autoescaped
+  templates) writes text: ``html.escape(quote=True)`` after dropping control characters, so it is
+  safe in element content and in quoted attribute values alike. Templates use ``clean`` through
+  the environment's ``finalize`` and Jinja's autoescape (``xtalk.report.templating``).
 - ``xml_text`` keeps only characters XML 1.0 allows (JUnit consumers reject the others).
 - ``plain`` keeps terminal output free of escape sequences (an ESC from a server could repaint a
   CI log).
@@ -23,8 +23,6 @@ from typing import Any
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # What XML 1.0 forbids outright (its Char production), beyond the controls above.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-_SCRIPT_UNSAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
-_SCRIPT_UNSAFE_RE = re.compile("[<>&\u2028\u2029]")
 
 
 def clean(value: object) -> str:
@@ -50,13 +48,6 @@ def xml_text(value: object) -> str:
     """Text that XML 1.0 accepts (escaping itself is the serialiser's job)."""
     text = value if isinstance(value, str) else ("" if value is None else str(value))
     return _XML_FORBIDDEN.sub("\ufffd", text)
-
-
-def json_for_script(data: Any) -> str:
-    """JSON that is inert inside ``<script type="application/json">`` and parses back to ``data``."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
-    text = _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}" if m.group() < "\ud800" else "\ufffd", text)
-    return _SCRIPT_UNSAFE_RE.sub(lambda m: _SCRIPT_UNSAFE[m.group()], text)
 
 
 def pretty_json(data: Any) -> str:

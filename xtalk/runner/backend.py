@@ -18,7 +18,7 @@ from types import TracebackType
 import orjson
 
 from xtalk.errors import UsageError
-from xtalk.runner.processes import stop_process
+from xtalk.runner.processes import start_child, stop_process
 from xtalk.scenario.model import Scenario
 
 READY_TIMEOUT = 30.0
@@ -83,10 +83,17 @@ class EmbeddedBackend:
                             ground_truth=self.run_dir / "ground_truth.jsonl", exit_after=self.exit_after)
         log = open(self.log_path, "wb")
         try:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
+            self.proc = start_child(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         finally:
             log.close()
+        try:
+            return self._wait_ready(ready, cmd)
+        except BaseException:  # a signal or an error while waiting: the child goes too
+            self.stop()
+            raise
+
+    def _wait_ready(self, ready: Path, cmd: list[str]) -> EmbeddedBackend:
+        assert self.proc is not None
         started = time.monotonic()
         while True:
             if ready.exists():

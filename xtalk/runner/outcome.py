@@ -17,18 +17,19 @@ from typing import Any
 
 import orjson
 
-from xtalk.errors import EXIT_FAIL, EXIT_INCONCLUSIVE, EXIT_PASS, EXIT_USAGE
+from xtalk.errors import EXIT_USAGE
+from xtalk.runner.interrupt import Interruption, describe_interruption
 from xtalk.scenario.model import Scenario
 
 MERGED_NAME = "merged-history.jsonl"
-EXIT_BY_VERDICT = {"pass": EXIT_PASS, "fail": EXIT_FAIL, "inconclusive": EXIT_INCONCLUSIVE}
 
 
 def recheck_command(run_dir: Path) -> str:
     return f"xtalk check {shlex.quote(str(run_dir))}/history*.jsonl --scenario {shlex.quote(str(run_dir / 'scenario.json'))}"
 
 
-def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario, run_info: dict[str, Any]) -> int:
+def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario, run_info: dict[str, Any],
+                    interruption: Interruption | None = None) -> int:
     try:
         from xtalk.history import check_files
     except ImportError as error:
@@ -38,17 +39,17 @@ def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario
     # Several shards are merged by time; witnesses are line numbers in that merged stream, so it
     # is saved beside the verdict (not named history*.jsonl: the re-check command globs those).
     paths = [str(p) for p in histories]
-    if len(histories) > 1:
-        verdict = check_files(paths, scenario, merged_out=run_dir / MERGED_NAME)
-    else:
-        verdict = check_files(paths, scenario)
+    # The checker decides what an interruption means (inconclusive unless a leak was found);
+    # the runner, which saw the signal, only says how it happened.
+    how = describe_interruption(interruption) if interruption is not None else None
+    run = {**run_info, **({"interrupted": interruption.signal or True} if interruption is not None else {})}
+    merged = run_dir / MERGED_NAME if len(histories) > 1 else None
+    verdict = check_files(paths, scenario, run=run, recheck=recheck_command(run_dir), merged_out=merged,
+                          interrupted=how)
     data: dict[str, Any] = verdict.to_dict()
-    run = data.get("run")
-    data["run"] = {**run_info, **run} if isinstance(run, dict) else dict(run_info)
-    data.setdefault("recheck", recheck_command(run_dir))
     write_outputs(run_dir, data)
     print(summary(data))
-    return EXIT_BY_VERDICT.get(str(data.get("verdict")), EXIT_USAGE)
+    return verdict.exit_code
 
 
 def write_outputs(run_dir: Path, verdict: dict[str, Any]) -> None:

@@ -97,25 +97,34 @@ def read_document(path: str) -> dict[str, Any]:
 
 
 def _find(path: str) -> str:
-    """``path`` itself, or ``scenarios/<path>.toml`` for a bare name such as ``golden_path``."""
+    """``path`` itself, or for a bare name such as ``golden_path`` ``./scenarios/<name>.toml``,
+    else the scenario of that name shipped with xtalk (``xtalk.scenario.library``)."""
+    from xtalk.scenario.library import find_named
+
     if os.path.exists(path):
         return path
-    if os.sep not in path and not path.endswith((".toml", ".json")):
-        candidate = os.path.join(SCENARIO_DIR, path + ".toml")
-        if os.path.isfile(candidate):
-            return candidate
+    named = find_named(path)
+    if named is not None:
+        return named
     raise UsageError("an existing scenario file", f"{path} (no such file)", _listing_fix(path))
 
 
 def _listing_fix(path: str) -> str:
-    folder = os.path.dirname(path) or SCENARIO_DIR
+    folder = os.path.dirname(path)
+    if not folder:
+        from xtalk.scenario.library import entries
+
+        names = [e.name for e in entries()]
+        if names:
+            return f"name one of {', '.join(names)} (`xtalk scenarios` says when to use each), or pass a .toml path"
+        return "pass the path of a .toml scenario file"
     try:
         names = sorted(n for n in os.listdir(folder) if n.endswith(".toml"))
     except OSError:
         names = []
     if names:
         return f"pick one of {folder}/: {', '.join(names)}"
-    return "check the path; the repository's scenarios/ folder holds ready-made ones"
+    return "check the path; `xtalk scenarios` lists the scenarios xtalk ships"
 
 
 # -- the JSON form --------------------------------------------------------------------------

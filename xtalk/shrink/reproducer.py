@@ -225,7 +225,7 @@ def _link_back(run_dir: Path, shrink: Shrink) -> None:
     verdict["run"] = run
     verdict["recheck"] = recheck_command(run_dir)
     outputs.write_atomic(run_dir / "verdict.json", outputs.dump_verdict(verdict))
-    outputs.write_reports(run_dir, verdict, outputs.read_trend(trend.default_db(run_dir), verdict))
+    outputs.write_reports(run_dir, verdict, outputs.read_trend(trend.default_db(), verdict))
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:

@@ -61,7 +61,10 @@ def test_a_refusal_sent_with_the_handshake_response_is_closed_before_anyone_send
     assert [f.opcode for f in sockets.made[0].client_frames] == [Opcode.CLOSE]
     session.h.recorder.close()
     kinds = [(r["kind"], r.get("conn")) for r in history(tmp_path)]
-    assert kinds == [("login", None), ("open", "u0001-c1"), ("recv", "u0001-c1"), ("close", "u0001-c1")]
+    assert kinds == [("login", None), ("open", "u0001-c1"), ("recv", "u0001-c1"), ("error", "u0001-c1"),
+                     ("close", "u0001-c1")]
+    refused = history(tmp_path)[3]  # the refused token: a client error of phase auth, not an anomaly
+    assert refused["phase"] == "auth" and "AUTH_FAILED" in refused["detail"]
     close = history(tmp_path)[-1]
     assert (close["code"], close["by"]) == (1008, "server")
 

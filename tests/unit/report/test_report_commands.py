@@ -48,7 +48,7 @@ def test_trend_prints_runs_and_flags_regressions(tmp_path, capsys):
     assert out[0] == "scenario nightly_isolation: last 3 run(s), oldest first"
     assert [line.split()[0] for line in out[2:5]] == ["a", "b", "c"]
     assert out[4].endswith("▲ regression") and not out[3].endswith("regression")
-    assert "  ▲ c: cross_user_event 0 → 3" in out
+    assert "  ▲ c (against b): cross_user_event 0 → 3" in out
 
 
 def test_trend_last_limits_the_rows(tmp_path, capsys):

@@ -78,9 +78,9 @@ def test_small_matrix_is_full_with_leaking_cells_red():
     verdict = samples.failing(users=10, leaks=1)
     owner, receiver, count = verdict["matrix"]["cells"][-1]
     text = render_report(verdict, [])
-    assert text.count('<td class="leak"') == 1
+    assert text.count('<td class="leak') == 1
     assert text.count('<td class="own"') == 10
-    assert f"{receiver} received {count} event(s) of {owner}&#x27;s requests" in text
+    assert f"{receiver} received {count} event(s) of {owner}&#39;s requests" in text
 
 
 def test_large_matrix_is_grouped_with_a_drill_down_and_data_for_it():
@@ -142,7 +142,8 @@ def test_recheck_command_is_shown():
 
 def test_page_loads_nothing_from_the_network():
     text = render_report(samples.failing(), [])
-    assert "default-src 'none'" in text
+    csp = next(a["content"] for t, a in _Page(text).tags if a.get("http-equiv") == "Content-Security-Policy")
+    assert csp.startswith("default-src 'none';")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text)
     assert "@import" not in text and "url(" not in text
 
@@ -215,3 +216,49 @@ def test_raw_frames_stop_at_the_size_budget_but_explanations_do_not():
     assert len(text) < 10_000_000
     assert "Witness records omitted to keep this page small" in text
     assert text.count('<pre class="explanation">') == 400 + 1
+
+
+def test_content_leak_cells_are_marked_as_content_in_the_matrix():
+    verdict = samples.failing(users=10, leaks=3)
+    (owner, receiver, n), = verdict["matrix"]["content"]
+    page = _page(verdict)
+    cells = [a for t, a in page.tags if t == "td" and "leak" in a.get("class", "").split()]
+    content = [a for a in cells if "content" in a["class"].split()]
+    assert len(cells) == 3 and len(content) == 1
+    assert content[0]["title"].endswith(f"{n} of them carrying {owner}'s content (a content leak)")
+    assert "1 pair(s) received their owner's content" in page.visible
+
+
+def test_incidents_table_lists_owner_receiver_run_events_and_first_witness():
+    verdict = samples.failing(users=10, leaks=3)
+    page = _page(verdict)
+    assert "incidents" in page.ids
+    assert f"{verdict['incident_count']} incident(s)" in page.visible
+    first = verdict["incidents"][0]
+    row = f"{first['owner']} → {first['receiver']}"
+    assert row in page.visible and first["run_id"] in page.visible
+    assert ", ".join(str(n) for n in first["first_witness"]) in page.visible
+    text = render_report(verdict, [])
+    assert text.count("<tr><td><span class=\"badge kind\">") >= len(verdict["incidents"])
+
+
+def test_the_incident_count_stays_exact_when_the_list_is_capped():
+    verdict = samples.huge(users=200, events=20_000, findings=600)
+    page = _page(verdict)
+    assert "600 incident(s)" in page.visible and "the first 500 by time are listed" in page.visible
+
+
+def test_a_verdict_without_incidents_draws_no_incident_section_and_one_with_none_says_so():
+    old = samples.failing()
+    del old["incidents"], old["incident_count"]
+    assert "incidents" not in _page(old).ids
+    assert "No incident" in _page(samples.clean()).visible
+
+
+def test_the_header_names_one_locust_process_or_the_workers():
+    local = samples.clean()
+    local["run"].update(workers=1, distributed=False)
+    assert "one Locust process" in _page(local).visible and "workers 0" not in _page(local).visible
+    spread = samples.clean()
+    spread["run"].update(workers=4, distributed=True)
+    assert "4 workers" in _page(spread).visible

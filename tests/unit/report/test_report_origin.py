@@ -6,7 +6,7 @@ import copy
 
 from xtalk.report import samples
 from xtalk.report.html import render_report
-from xtalk.report.origin import origin_html
+from xtalk.report.origin import origin_info
 
 
 def _shrunk(**origin: object) -> dict:
@@ -26,14 +26,15 @@ def test_a_shrunk_run_links_to_the_original_runs_report() -> None:
 
 
 def test_a_run_that_was_not_shrunk_has_no_origin_line() -> None:
-    assert origin_html(samples.failing()) == ""
+    assert origin_info(samples.failing()) is None
     assert 'id="shrunk-from"' not in render_report(samples.failing(), [])
 
 
 def test_an_origin_is_escaped_and_only_a_relative_path_becomes_a_link() -> None:
     for report in ("javascript:alert(1)", "https://evil.example/x", "/etc/passwd", "//evil.example/x"):
-        html = origin_html(_shrunk(run_id="<b>x</b>", report=report, kind="<i>k</i>"))
-        assert "<a " not in html and "<b>" not in html and "<i>" not in html
-        assert "&lt;b&gt;x&lt;/b&gt;" in html
-    html = origin_html(_shrunk(run_id="r", report='a" onmouseover="x.html'))
+        html = render_report(_shrunk(run_id="<b>x</b>", report=report, kind="<i>k</i>"), [])
+        line = html[html.index('id="shrunk-from"'):].split("</p>")[0]
+        assert "<a " not in line and "<b>" not in line and "<i>" not in line
+        assert "&lt;b&gt;x&lt;/b&gt;" in line
+    html = render_report(_shrunk(run_id="r", report='a" onmouseover="x.html'), [])
     assert 'onmouseover="' not in html

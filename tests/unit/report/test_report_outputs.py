@@ -10,7 +10,8 @@ from xtalk.report import outputs, samples, trend
 
 def test_writes_verdict_report_junit_and_appends_a_trend_row(tmp_path, monkeypatch):
     monkeypatch.delenv(trend.ENV_DB, raising=False)
-    run_dir = tmp_path / "reports" / "run1"
+    monkeypatch.chdir(tmp_path)
+    run_dir = tmp_path / "elsewhere" / "run1"  # --out anywhere: the row still goes to ./reports/
     verdict = samples.failing(run_id="run1")
     outputs.write_run_outputs(run_dir, verdict)
     assert orjson.loads((run_dir / "verdict.json").read_bytes()) == verdict

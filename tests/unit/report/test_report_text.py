@@ -1,8 +1,7 @@
 """Escaping of untrusted text for HTML, script-embedded JSON, XML and terminals."""
 
-import json
 
-from xtalk.report.text import clean, esc, json_for_script, plain, xml_text
+from xtalk.report.text import clean, esc, plain, xml_text
 
 
 def test_esc_escapes_markup_and_both_quote_kinds():
@@ -15,18 +14,6 @@ def test_esc_drops_control_characters_but_keeps_newlines_and_tabs():
 
 def test_esc_of_none_is_empty_and_of_numbers_is_their_text():
     assert esc(None) == "" and esc(3) == "3"
-
-
-def test_json_for_script_cannot_close_the_script_block_and_round_trips():
-    data = {"a": "</script><script>alert(1)</script>", "b": "<!-- x & y -->", "c": "\u2028\u2029", "d": "\x7f"}
-    text = json_for_script(data)
-    assert "<" not in text and ">" not in text and "&" not in text
-    assert "\u2028" not in text and "\u2029" not in text
-    assert json.loads(text) == data
-
-
-def test_json_for_script_replaces_lone_surrogates():
-    assert json.loads(json_for_script({"s": "a\ud800b"})) == {"s": "a\ufffdb"}
 
 
 def test_xml_text_removes_characters_xml_forbids():

@@ -92,12 +92,19 @@ class _Verdict:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.data)
 
+    @property
+    def exit_code(self) -> int:
+        from xtalk.core.verdict import exit_code_of
+
+        return exit_code_of(self.data["verdict"])
+
 
 @pytest.mark.parametrize(("verdict", "status"), [("pass", 0), ("fail", 1), ("inconclusive", 2)])
 def test_exit_status_follows_the_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, verdict: str,
                                          status: int) -> None:
     fake = types.ModuleType("xtalk.history")
-    fake.check_files = lambda paths, scenario: _Verdict({"verdict": verdict, "anomalies": {}})  # type: ignore[attr-defined]
+    fake.check_files = lambda paths, scenario, **given: _Verdict(  # type: ignore[attr-defined]
+        {"verdict": verdict, "anomalies": {}, "run": given["run"], "recheck": given["recheck"]})
     monkeypatch.setitem(sys.modules, "xtalk.history", fake)
     monkeypatch.setitem(sys.modules, "xtalk.report.outputs", None)  # report missing: degrade
     code = outcome.check_and_write(tmp_path, [tmp_path / "history.jsonl"], Scenario(), {"id": "rid"})
@@ -112,3 +119,51 @@ def test_missing_checker_keeps_the_history_and_exits_3(tmp_path: Path, monkeypat
     monkeypatch.setitem(sys.modules, "xtalk.history", None)
     assert outcome.check_and_write(tmp_path, [], Scenario(), {}) == 3
     assert "xtalk check" in capsys.readouterr().err
+
+
+def test_the_banner_explains_locusts_time_limit_and_the_drains_share_of_it() -> None:
+    from xtalk.runner.locust_proc import budget
+
+    limit = budget(users=50, spawn_rate=50, connect_timeout=30, run_time=30, drain=30)
+    assert limit.total == 131  # what Locust prints as "Run time limit set to 131 seconds"
+    assert limit.explain() == ("Locust's time limit -t 131s = connect up to 41 s + load 30 s + drain up to 30 s "
+                               "(23 % of the limit) + 30 s margin; the run ends itself after the drain, the limit "
+                               "is only a safety net")
+
+
+def test_worker_output_is_labelled_and_a_standalone_process_is_not() -> None:
+    from xtalk.runner.locust_proc import labels
+
+    assert labels(0) == [""]
+    assert labels(2) == ["[master] ", "[worker 1] ", "[worker 2] "]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_child_leads_its_own_group_and_dies_when_its_parent_is_killed_hard() -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom xtalk.runner.processes import start_child\n"
+         "child = start_child([sys.executable, '-c', 'import time; time.sleep(120)'])\n"
+         "print(child.pid, flush=True)\ntime.sleep(120)\n"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        assert os.getpgid(child) == child  # its own group: a terminal's Ctrl-C reaches xtalk alone
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(30)
+        deadline = time.monotonic() + 60
+        while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the child outlived its parent"
+            time.sleep(0.05)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if parent.stdout is not None:
+            parent.stdout.close()

@@ -8,6 +8,8 @@ import pathlib
 
 import pytest
 
+from xtalk.errors import UsageError
+
 from xtalk.scenario import (
     Scenario,
     load_scenario,
@@ -99,10 +101,10 @@ def test_golden_path_is_50_users_for_30_seconds_on_the_embedded_main_engine() ->
     assert s.journeys[0].steps[0].kind == "start_agent"
 
 
-def test_nightly_isolation_covers_every_engine_path_within_ten_minutes() -> None:
+def test_nightly_isolation_covers_every_correct_engine_path_within_ten_minutes() -> None:
     s = load_scenario(str(REPO / "scenarios" / "nightly_isolation.toml"))
     assert s.users >= 200
-    assert set(s.engines) == {"main", "factory", "isolated", "legacy"}
+    assert set(s.engines) == {"main", "factory", "isolated"}  # the leaky legacy path is demo_leak's
     assert any(j.engine == "matrix" for j in s.journeys)
     assert s.run_time + s.drain_window <= 600
     assert s.thresholds.latency and s.thresholds.completion_ratio is not None
@@ -120,6 +122,30 @@ def test_burst_is_a_spike() -> None:
 def test_a_bare_name_finds_the_file_in_scenarios(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(REPO)
     assert load_scenario("golden_path").name == "golden_path"
+
+
+def test_a_bare_name_elsewhere_finds_the_scenario_shipped_with_xtalk(tmp_path: pathlib.Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_scenario("golden_path").name == "golden_path"
+    assert load_scenario("demo_leak").backend.engine == "legacy"
+
+
+def test_a_bare_name_prefers_the_current_folders_scenarios(tmp_path: pathlib.Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "golden_path.toml").write_text('[run]\nname = "our_golden"\nusers = 3\n')
+    monkeypatch.chdir(tmp_path)
+    assert load_scenario("golden_path").name == "our_golden"
+
+
+def test_an_unknown_bare_name_lists_the_names_that_exist(tmp_path: pathlib.Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UsageError) as caught:
+        load_scenario("golden_pth")
+    assert "golden_pth (no such file)" in caught.value.message and "golden_path" in caught.value.message
+    assert "xtalk scenarios" in caught.value.message
 
 
 def test_the_json_form_is_sectioned_like_the_toml_file() -> None:

@@ -1,0 +1,49 @@
+"""Is a received frame the server refusing the credentials? Read from the profile, not decided here.
+
+The profile names what a refusal looks like (``Profile.refusal``: conditions on an error frame,
+e.g. netra's ``error_code == "AUTH_FAILED"``). The session client records such a frame, beside
+the ``recv`` record, as an ``error`` record of phase ``auth``: a refused token is the harness's
+(or the configuration's) problem, a client error, not an isolation anomaly. The preflight of
+``xtalk run`` reads the same test to stop a run whose credentials the backend refuses.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from xtalk.core.profile import Profile, first_str
+
+#: Close codes with which a server refuses a connection's credentials (1008: policy violation).
+REFUSAL_CLOSES = frozenset({1008})
+#: HTTP answers to the WebSocket upgrade that refuse the credentials.
+REFUSAL_STATUSES = frozenset({401, 403})
+
+
+@lru_cache(maxsize=8)
+def profile_named(name: str) -> Profile | None:
+    try:
+        from xtalk.profiles import get_profile
+
+        return get_profile(name)
+    except Exception:  # an unknown profile: nothing is a refusal
+        return None
+
+
+def refusal_detail(profile: Profile | None, frame: Any) -> str | None:
+    """A short, secret-free description of the refusal ``frame`` states, or None when it is none."""
+    if profile is None or not profile.refusal or not isinstance(frame, dict):
+        return None
+    try:
+        if not all(condition.holds(frame) for condition in profile.refusal):
+            return None
+    except Exception:
+        return None
+    parts = []
+    for paths in (profile.refusal[0].paths, (("error_message",), ("message",), ("data", "message"),
+                                             ("payload", "message"), ("detail",))):
+        value = first_str(frame, paths)
+        if value and value not in parts:
+            parts.append(value[:200])
+    kind = first_str(frame, profile.type_path) or "frame"
+    return f"{kind} " + ": ".join(parts) if parts else kind
