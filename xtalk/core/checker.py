@@ -567,10 +567,10 @@ class Checker:
             "swimlanes": {user: [list(e) for e in lane] for user, lane in book.swimlanes().items()},
             "run": {
                 **{k: v for k, v in run_meta.items() if v is not None},
-                **{k: v for k, v in config.run.items() if v is not None},
+                **({"interrupted": counts.interrupted} if counts.interrupted is not None else {}),
+                **{k: v for k, v in config.run.items() if v is not None},  # the runner's own facts win
                 "duration": round(end_t, 3),
                 "drain": self.end.drain if self.end is not None else None,
-                **({"interrupted": counts.interrupted} if counts.interrupted is not None else {}),
             },
             "recheck": config.recheck,
         }

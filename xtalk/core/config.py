@@ -32,7 +32,7 @@ class CheckConfig:
     run: dict[str, Any] = field(default_factory=dict)  # id, scenario, started_at, ... (for the report)
     recheck: str | None = None
     notify: bool = False  # keep every finding until ``Checker.drain_findings`` takes it (live checking)
-    interrupted: str | None = None  # the run was cut short (a signal): how; inconclusive unless it failed
+    interrupted: str | None = None  # the run was cut short: how ("by SIGTERM 12.3 s after ..."); inconclusive unless it failed
     # (a history whose end record says ``interrupted`` is judged the same way without it)
 
     @property

@@ -154,7 +154,7 @@ def parse_record(obj: Any, line: int, text: str = "") -> Record:
         if t is None:
             return Malformed(line, "an end record needs a numeric t")
         stop = obj.get("interrupted")
-        interrupted = None if stop in (None, False) else stop if isinstance(stop, str) else "its end record says so"
+        interrupted = None if stop in (None, False) else stop if isinstance(stop, str) else "(its history's end record says so)"
         return End(line, t, _num(obj, "drain") or 0.0, interrupted)
     if kind not in ("login", "open", "send", "recv", "close", "error"):
         return Other(line, str(kind))

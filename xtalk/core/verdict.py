@@ -91,7 +91,7 @@ def decide(counts: Counts, checked: tuple[Threshold, ...]) -> tuple[Decision, tu
         reasons.append(f"{kind}: {n} found (limit {counts.limits.get(kind, 0)})")
     inconclusive: Inconclusive | None = None
     if counts.interrupted is not None:
-        interrupted = (f"the run was interrupted ({counts.interrupted}), so it ended before its scenario's load "
+        interrupted = (f"the run was interrupted {counts.interrupted}, so it ended before its scenario's load "
                        "and drain were over and cannot show what a full run would")
         if over:
             reasons.append(interrupted)  # a leak seen is a leak, however the run ended

@@ -25,7 +25,7 @@ def test_an_anomaly_over_its_limit_fails_whatever_else_went_wrong() -> None:
         counts(anomalies={"cross_user_event": 2}, completed=0, interrupted="SIGTERM", broken_count=1), ())
     assert decision is Decision.FAIL and inconclusive is None
     assert reasons[0] == "cross_user_event: 2 found (limit 0)"
-    assert "interrupted (SIGTERM)" in reasons[1]  # said, but the leak decides
+    assert "interrupted SIGTERM" in reasons[1]  # said, but the leak decides
 
 
 def test_an_anomaly_within_its_limit_does_not_fail() -> None:
