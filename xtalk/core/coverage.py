@@ -121,11 +121,10 @@ class Overlap:
         if n > EXACT_PAIR_USERS:
             directed = sum(bin(bits).count("1") for bits in self.saw)
             return (directed + 1) // 2, False
-        sym = list(self.saw)
-        for i, bits in enumerate(self.saw):
-            while bits:
-                low = bits & -bits
-                j = low.bit_length() - 1
-                sym[j] |= 1 << i
-                bits ^= low
-        return sum(bin(bits).count("1") for bits in sym) // 2, True
+        if n == 0:
+            return 0, True
+        # A pair overlapped when either saw the other: the bit matrix or'ed with its transpose.
+        # The transpose is taken on bit strings (zip and join run in C), not bit by bit.
+        rows = [format(bits, f"0{n}b")[::-1] for bits in self.saw]  # character j = bit j
+        columns = ["".join(column) for column in zip(*rows)]  # character i of column j = bit j of row i
+        return sum((int(row, 2) | int(column, 2)).bit_count() for row, column in zip(rows, columns)) // 2, True
