@@ -59,7 +59,6 @@ OWN = Decision(None, advances=True)
 def attribute(
     d: Delivery,
     binding: Binding | None,
-    *,
     uid_user: UserName | None,
     thread_user: UserName | None,
     marked: list[tuple[Marker, Request]],
@@ -77,9 +76,12 @@ def attribute(
         and (uid_user is None or uid_user == receiver)
         and (thread_user is None or thread_user == receiver)
         and stranger is None
-        and all(m.user == receiver for _, m in marked)
     ):
-        return OWN
+        for _, m in marked:
+            if m.user != receiver:
+                break
+        else:
+            return OWN  # the fast path: own run, own ids, no foreign marker
     owner = request.user if request is not None else None
     own = owner == receiver
     # 1. cross_user_event: its ids show another user's request.

@@ -68,30 +68,36 @@ Getter = Callable[[dict[str, Any]], Any]
 
 def _getter(paths: tuple[Path, ...]) -> Getter:
     """``paths`` compiled to one closure (the hot path calls several per event): the value at the
-    first path that holds one. Paths of one or two keys, nearly all of them, are looked up inline."""
+    first path that holds one. The first path is looked up inline and the rest only when it holds
+    nothing (a shape-narrowed plan's first path nearly always holds the value)."""
     if not paths:
         return lambda frame: None
-    if len(paths) == 1 and len(paths[0]) == 1:
-        key = paths[0][0]
-        return lambda frame: frame.get(key)
-    if len(paths) == 1 and len(paths[0]) == 2:
-        outer, inner = paths[0]
-        return lambda frame: node.get(inner) if (node := frame.get(outer)).__class__ is dict else None
-    steps = tuple((p[0], p[1] if len(p) == 2 else None, p if len(p) > 2 else None) for p in paths)
+    first = paths[0]
+    if len(paths) == 1:
+        if len(first) == 1:
+            key = first[0]
+            return lambda frame: frame.get(key)
+        if len(first) == 2:
+            outer, inner = first
+            return lambda frame: node.get(inner) if (node := frame.get(outer)).__class__ is dict else None
+        return lambda frame: _walk(frame, (first,))
+    rest = _getter(paths[1:])
+    if len(first) == 1:
+        key = first[0]
+        return lambda frame: value if (value := frame.get(key)) is not None else rest(frame)
+    if len(first) == 2:
+        outer, inner = first
 
-    def get(frame: dict[str, Any]) -> Any:
-        for outer, inner, deep in steps:
-            if deep is not None:
-                node = _walk(frame, (deep,))
-            else:
-                node = frame.get(outer)
-                if inner is not None and node is not None:
-                    node = node.get(inner) if node.__class__ is dict else None
-            if node is not None:
-                return node
-        return None
+        def get(frame: dict[str, Any]) -> Any:
+            node = frame.get(outer)
+            if node.__class__ is dict:
+                value = node.get(inner)
+                if value is not None:
+                    return value
+            return rest(frame)
 
-    return get
+        return get
+    return lambda frame: value if (value := _walk(frame, (first,))) is not None else rest(frame)
 
 
 def _text(value: Any) -> str | None:
@@ -177,6 +183,11 @@ class Normaliser:
         for rule in profile.rules:
             predicates = tuple(_predicate(c.paths, c.op, c.value) for c in rule.conditions)
             self.rules.setdefault(rule.type, []).append((rule.kind, predicates, rule.name or rule.type))
+        # The types whose kind is the type's alone (no rule, wrapper or batch decides it).
+        self.direct: dict[str, EventKind] = {
+            name: kind for name, kind in profile.types.items()
+            if name not in self.rules and name not in profile.wrappers and name not in profile.batches
+        }
 
     def _plan(self, keys: tuple[str, ...]) -> _Plan:
         present = set(keys)
@@ -298,6 +309,9 @@ class Normaliser:
         type_name = self.type_of(frame)
         if not isinstance(type_name, str) or not type_name:
             return Problem("the frame has no string 'type'")
+        kind = self.direct.get(type_name)
+        if kind is not None:  # most frames: a type that is neither ruled, wrapped nor batched
+            return [self.event(frame, type_name, kind)]
         profile = self.profile
         rules = self.rules.get(type_name) if self.rules else None
         if rules is not None:

@@ -154,7 +154,7 @@ class Ledger:
         return first_str(request.frame, self.profile.request_echo)
 
     def thread_user(self, thread: str | None) -> UserName | None:
-        return self.threads.get(ThreadId(thread)) if thread else None
+        return self.threads.get(thread) if thread else None  # type: ignore[call-overload]  # (no NewType call)
 
     def by_connection(self, conn: Conn, thread: str | None) -> Request | None:
         """A run-id-less event that names nobody belongs to the request in flight on its
