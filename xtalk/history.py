@@ -1,15 +1,20 @@
 """Reading history files (``xtalk.history/1``) and checking them offline.
 
 One file is read in its own order, and witnesses are its line numbers. Several files (the shards
-of a distributed run, one per Locust worker) are merged by time into one stream; the per-shard
-``end`` records become one ``end`` at the latest time, after everything else, and witnesses are
-line numbers in that merged stream, which ``write_merged`` saves beside the verdict.
+of a distributed run, one per Locust worker) are merged by time into one stream, read from the
+shards as it is checked (nothing is copied to disk); the per-shard ``end`` records become one
+``end`` at the latest time, after everything else. Witnesses are then line numbers in that merged
+stream (``xtalk check`` of the same shards gives the same numbers), and each finding also says
+where each witness line lives: ``witness_at`` = ``[[shard file, line in it], ...]``, from a
+``ShardMap`` kept while merging (about one byte per line: which shard it came from).
 """
 
 from __future__ import annotations
 
+import bisect
 import gc
 import heapq
+from dataclasses import replace
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,7 @@ from xtalk.core.verdict import CheckConfig, LatencyLimit, Verdict
 from xtalk.errors import UsageError
 from xtalk.profiles import get_profile
 
-Line = tuple[float, int, int, bytes]  # (t, shard, line in shard, text)
+Line = tuple[float, int, int, bytes, "dict[str, Any] | None"]  # (t, shard, line in shard, text, end record)
 
 
 def _decode(text: bytes) -> Any:
@@ -65,38 +70,89 @@ def _open(path: Path) -> Any:
 
 
 def read_shard(path: Path, shard: int) -> Iterator[Line]:
+    """The non-blank lines of one shard as (time, shard, line number, text, the end record or
+    None): meta records sort first, a line without a time sorts with them."""
     for number, text in enumerate(read_lines(path), start=1):
         if text.strip():
-            yield (_time_of(text), shard, number, text)
+            obj = _decode(text)
+            t = float("-inf")
+            end: dict[str, Any] | None = None
+            if isinstance(obj, dict):
+                kind = obj.get("kind")
+                if kind != "meta":
+                    value = obj.get("t")
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        t = float(value)
+                    if kind == "end":
+                        end = obj
+            yield (t, shard, number, text, end)
 
 
-def _time_of(text: bytes) -> float:
-    obj = _decode(text)
-    if isinstance(obj, dict):
-        if obj.get("kind") == "meta":
-            return float("-inf")
-        t = obj.get("t")
-        if isinstance(t, (int, float)) and not isinstance(t, bool):
-            return float(t)
-    return float("-inf")
+class ShardMap:
+    """Where each line of a merged stream lives: ``locate(n)`` is (shard file, line in it) for
+    the merged stream's line ``n`` (1-based), None for a line no shard holds (the merged end).
+
+    Memory is one byte per merged line (which shard it came from) plus a checkpoint of every
+    shard's line number each ``STRIDE`` lines and the places where a shard skipped lines (blank
+    lines, its own end record): a shard's line number is its last checkpoint or skip plus the
+    count of its lines since, which ``bytearray.count`` finds in C."""
+
+    STRIDE = 1 << 16
+    NOWHERE = 255  # the merged end record (and any line of a 256th shard or later: not located)
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self.shards = bytearray()
+        self.last = [0] * len(names)  # each shard's line number of its latest merged line
+        self.checkpoints: list[list[int]] = [[0] * len(names)]
+        self.skips: list[list[tuple[int, int]]] = [[] for _ in names]  # (merged line, shard line)
+
+    def note(self, shard: int, number: int) -> None:
+        """The next merged line is line ``number`` of ``shard`` (-1: of no shard)."""
+        shards = self.shards
+        if len(shards) % self.STRIDE == 0 and shards:
+            self.checkpoints.append(list(self.last))
+        if shard < 0 or shard >= self.NOWHERE:
+            shards.append(self.NOWHERE)
+            return
+        shards.append(shard)
+        if number != self.last[shard] + 1:
+            self.skips[shard].append((len(shards), number))
+        self.last[shard] = number
+
+    def locate(self, line: int) -> tuple[str, int] | None:
+        if not 1 <= line <= len(self.shards):
+            return None
+        shard = self.shards[line - 1]
+        if shard == self.NOWHERE:
+            return None
+        index = (line - 1) // self.STRIDE
+        origin, number = index * self.STRIDE, self.checkpoints[index][shard]
+        skips = self.skips[shard]
+        at = bisect.bisect_right(skips, (line, float("inf"))) - 1
+        if at >= 0 and skips[at][0] > origin:
+            origin, number = skips[at]  # the skip's own line: its number is known
+        return self.names[shard], number + self.shards.count(shard, origin, line)
 
 
-def merged_lines(paths: list[Path]) -> Iterator[bytes]:
-    """Every line of the shards in time order; one end record (the latest) last."""
+def merged_lines(paths: list[Path], shard_map: ShardMap | None = None) -> Iterator[bytes]:
+    """Every line of the shards in time order; one end record (the latest) last. ``shard_map``,
+    when given, is told where each line it yields comes from."""
     if len(paths) == 1:
         yield from read_lines(paths[0])
         return
     ends: list[dict[str, Any]] = []
-    metas = 0
-    for _, _, _, text in heapq.merge(*(read_shard(p, i) for i, p in enumerate(paths))):
-        obj = _decode(text)
-        if isinstance(obj, dict) and obj.get("kind") == "end":
-            ends.append(obj)
+    note = shard_map.note if shard_map is not None else None
+    for _, shard, number, text, end in heapq.merge(*(read_shard(p, i) for i, p in enumerate(paths))):
+        if end is not None:
+            ends.append(end)
             continue
-        if isinstance(obj, dict) and obj.get("kind") == "meta":
-            metas += 1
+        if note is not None:
+            note(shard, number)
         yield text
     if len(ends) == len(paths):
+        if note is not None:
+            note(-1, 0)
         yield orjson.dumps(
             {
                 "kind": "end",
@@ -160,20 +216,18 @@ def check_files(
     recheck: str | None = None,
     merged_out: Path | None = None,
 ) -> Verdict:
-    """Check recorded history files offline; with several shards, merge them by time first
-    (and save the merged stream to ``merged_out`` so that witnesses point into a real file)."""
+    """Check recorded history files offline; several shards are merged by time as they are read,
+    and each finding's ``witness_at`` says which shard file and line each witness line is.
+
+    ``merged_out`` is accepted for older callers and ignored: the merged stream used to be
+    copied there (a full copy of the shards) so that witness numbers pointed into a real file;
+    ``witness_at`` now points into the shards themselves."""
+    del merged_out
     files = [Path(p) for p in paths]
     if not files:
         raise UsageError("at least one history file", "none", "pass the run folder's history*.jsonl files")
     config = config_for(scenario, run=run, recheck=recheck)
-    lines: Iterable[bytes] = merged_lines(files)
-    if merged_out is not None and len(files) > 1:
-        lines = _tee(lines, merged_out)
-    return check_lines(lines, config)
-
-
-def _tee(lines: Iterable[bytes], path: Path) -> Iterator[bytes]:
-    with path.open("wb") as out:
-        for text in lines:
-            out.write(text + b"\n")
-            yield text
+    if len(files) == 1:
+        return check_lines(read_lines(files[0]), config)
+    shard_map = ShardMap([str(p) for p in files])
+    return check_lines(merged_lines(files, shard_map), replace(config, locate=shard_map.locate))

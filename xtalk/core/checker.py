@@ -23,7 +23,7 @@ forgotten, so memory is bounded by the requests in flight and recently finished.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -73,6 +73,10 @@ _RUN_OTHER = EventKind.RUN_OTHER
 _COMPLETED = EventKind.COMPLETED
 _FAILED = EventKind.FAILED
 _NOTHING: list[tuple[Marker, Request]] = []  # no markers (never appended to)
+
+
+def _at(place: tuple[str, int] | None) -> list[Any] | None:
+    return list(place) if place is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -509,6 +513,9 @@ class Checker:
         checked = thresholds(config, latency, completion, connection_error_ratio)
         decision, reasons, inconclusive = decide(counts, checked)
         kept = sorted((f for kind in ANOMALY_KINDS for f in book.kept.get(kind, [])), key=lambda f: (f.t, f.witness))
+        locate = config.locate
+        if locate is not None:  # shards merged by time: say where each witness line lives
+            kept = [replace(f, witness_at=tuple(locate(line) for line in f.witness)) for f in kept]
         users = len(self.identities.users() | {c.user for c in self.ledger.conns.values()})
         matrix = book.full_matrix()
         meta = self.meta
@@ -563,6 +570,7 @@ class Checker:
                     "kind": i.kind.value, "kinds": dict(i.kinds), "owner": i.owner, "receiver": i.receiver,
                     "run_id": i.run_id, "req": i.req, "engine": i.engine, "events": i.events,
                     "t": round(i.t, 3), "first_witness": list(i.first_witness),
+                    **({"first_witness_at": [_at(locate(line)) for line in i.first_witness]} if locate else {}),
                 }
                 for i in incidents
             ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,9 @@ class CheckConfig:
     recheck: str | None = None
     notify: bool = False  # keep every finding until ``Checker.drain_findings`` takes it (live checking)
     interrupted: str | None = None  # the run was cut short (a signal): why; inconclusive unless it failed
+    # Where a history line lives, for a history merged from shards: line -> (shard file, its line),
+    # None for a line no shard holds (the merged end record). Asked only when the verdict is built.
+    locate: Callable[[int], tuple[str, int] | None] | None = None
 
     @property
     def tomb_retention(self) -> float:
