@@ -100,8 +100,9 @@ class Checker:
     def __init__(self, config: CheckConfig) -> None:
         self.config = config
         profile = self.profile = config.profile
-        self.normalise = Normaliser(profile)
-        self.markers = MarkerIndex()
+        self.normalise = Normaliser(profile, reference=config.reference)
+        self.markers = MarkerIndex(quick=not config.reference)
+        self.early = not config.reference  # attribution's fast path
         self.chains = Chains()
         self.identities = Identities(profile.short_id_suffix)
         self.ledger = Ledger(profile, config.deadline)
@@ -392,7 +393,8 @@ class Checker:
         if uid is not None and uid_user is None:
             judged = self.identities.judge(Source.EVENT, receiver, uid)
             stranger = judged[0] if judged is not None else None
-        decision = attribute(d, binding, uid_user, thread_user, self._marked(d) if d.markers else _NOTHING, stranger)
+        decision = attribute(d, binding, uid_user, thread_user, self._marked(d) if d.markers else _NOTHING, stranger,
+                             self.early)
         book = self.book
         request = binding.request if binding is not None else None
         if decision is OWN:

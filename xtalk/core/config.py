@@ -37,6 +37,9 @@ class CheckConfig:
     # Where a history line lives, for a history merged from shards: line -> (shard file, its line),
     # None for a line no shard holds (the merged end record). Asked only when the verdict is built.
     locate: Callable[[int], tuple[str, int] | None] | None = None
+    # The checker without its fast paths (each stage's early return for the common case): the
+    # reference that tests/differential compares every fast path against, verdict for verdict.
+    reference: bool = False
 
     @property
     def tomb_retention(self) -> float:

@@ -25,7 +25,9 @@ _TRIM = ".:-_"
 
 
 class MarkerIndex:
-    def __init__(self) -> None:
+    def __init__(self, quick: bool = True) -> None:
+        self.quick = quick  # test for a known prefix (a C-level ``in``) before running the expression
+        self._prefix_bytes: tuple[bytes, ...] = ()
         self._owner: dict[str, ReqId] = {}
         self._owner_bytes: dict[bytes, ReqId] = {}
         self._prefixes: set[str] = set()
@@ -48,6 +50,7 @@ class MarkerIndex:
             self._pattern = re.compile(f"(?:{alternatives})[{_TOKEN_CHARS}]*")
             ascii_only = all(p.isascii() for p in self._prefixes)
             self._pattern_bytes = re.compile(self._pattern.pattern.encode("ascii")) if ascii_only else None
+            self._prefix_bytes = tuple(p.encode("ascii") for p in sorted(self._prefixes)) if ascii_only else ()
 
     def discard(self, marker: Marker) -> None:
         if self._owner.pop(marker, None) is not None:
@@ -84,6 +87,12 @@ class MarkerIndex:
         pattern = self._pattern_bytes
         if pattern is None:
             return tuple(dict.fromkeys(self.find(text.decode("utf-8", "replace"))))
+        if self.quick:
+            for prefix in self._prefix_bytes:
+                if prefix in text:
+                    break
+            else:
+                return ()  # no known prefix in the line: no marker (the expression would find none)
         tokens = pattern.findall(text)
         if not tokens:
             return ()

@@ -169,8 +169,9 @@ class Normaliser:
 
     PLAN_CACHE = 4096
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, reference: bool = False) -> None:
         self.profile = profile
+        self.reference = reference  # no fast paths (CheckConfig.reference)
         self.plans: dict[tuple[str, ...], _Plan] = {}
         self.ignore = profile.ignore_for_dedup | {profile.retry_field, profile.stamp_field}
         self.stamp_field = profile.stamp_field
@@ -309,8 +310,8 @@ class Normaliser:
         type_name = self.type_of(frame)
         if not isinstance(type_name, str) or not type_name:
             return Problem("the frame has no string 'type'")
-        kind = self.direct.get(type_name)
-        if kind is not None:  # most frames: a type that is neither ruled, wrapped nor batched
+        kind = self.direct.get(type_name) if not self.reference else None
+        if kind is not None:  # the fast path: a type that is neither ruled, wrapped nor batched
             return [self.event(frame, type_name, kind)]
         profile = self.profile
         rules = self.rules.get(type_name) if self.rules else None
