@@ -105,7 +105,7 @@ class Checker:
         self.early = not config.reference  # attribution's fast path
         self.chains = Chains()
         self.identities = Identities(profile.short_id_suffix)
-        self.ledger = Ledger(profile, config.deadline)
+        self.ledger = Ledger(profile, config.deadline, config.reference)
         self.runs = Runs(self.ledger, self.identities)
         self.book = FindingBook(config.findings_cap, config.notify)
         self.stats = RunStats(config.unknowns_cap, config.script_limit)

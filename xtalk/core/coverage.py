@@ -17,6 +17,7 @@ from xtalk.core.ids import UserName
 
 _BASE = 1.01
 _FLOOR = 1e-4  # 0.1 ms: anything faster lands in bin 0
+_LOG_BASE = math.log(_BASE)  # math.log(x, b) is exactly math.log(x) / math.log(b)
 EXACT_PAIR_USERS = 2000
 
 
@@ -28,7 +29,7 @@ class Histogram:
     maximum: float = 0.0
 
     def add(self, seconds: float) -> None:
-        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR, _BASE)) + 1
+        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR) / _LOG_BASE) + 1
         self.bins[index] = self.bins.get(index, 0) + 1
         self.count += 1
         self.total += seconds
@@ -71,9 +72,15 @@ class Sampler:
     points: list[tuple[float, str, float]] = field(default_factory=list)
 
     def add(self, point: tuple[float, str, float]) -> None:
+        if self.take():
+            self.keep(point)
+
+    def take(self) -> bool:
+        """Count the next point; is it one to keep? (A caller can skip building the others.)"""
         self.seen += 1
-        if (self.seen - 1) % self.stride:
-            return
+        return not (self.seen - 1) % self.stride
+
+    def keep(self, point: tuple[float, str, float]) -> None:
         self.points.append(point)
         if len(self.points) >= self.limit:
             self.points = self.points[::2]

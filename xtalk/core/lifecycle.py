@@ -76,6 +76,8 @@ class Lifecycle:
     mixed_groups: set[str] = field(default_factory=set)
     sequence: list[tuple[str, int]] = field(default_factory=list)
     first_seen: dict[EventKind, float] = field(default_factory=dict)
+    settled_prints: tuple[tuple[str, str], ...] | None = None  # fingerprints seen that change nothing
+    reference: bool = False  # no fast path (CheckConfig.reference)
 
     @property
     def final(self) -> bool:
@@ -99,9 +101,12 @@ class Lifecycle:
             label = event.type
             self.sequence.append((label, line))
         # agent_error / agent_death come from the bridge whatever emitter served the run (Netra
-        # sends them nowhere else), so they carry no engine evidence.
-        if event.fingerprints and kind is not EventKind.FAILED:
-            for group, name in event.fingerprints:
+        # sends them nowhere else), so they carry no engine evidence. Fingerprints identical to
+        # ones that left every group showing their own name change nothing (the fast path: the
+        # normaliser gives equal fingerprints as one tuple).
+        prints = event.fingerprints
+        if prints and kind is not EventKind.FAILED and (prints is not self.settled_prints or self.reference):
+            for group, name in prints:
                 seen = self.fingerprints.get(group)
                 if seen is None:
                     self.fingerprints[group] = (name, line)
@@ -115,6 +120,9 @@ class Lifecycle:
                         )
                     )
                     counted = True
+            fingerprints = self.fingerprints
+            if all(fingerprints[group][0] == name for group, name in prints):
+                self.settled_prints = prints
         if kind is EventKind.STARTED:
             if not self.started and self.pre_start and not counted:
                 first_type, first_line = self.pre_start[0]

@@ -97,6 +97,15 @@ class MarkerIndex:
         if not tokens:
             return ()
         owner = self._owner_bytes
+        if len(tokens) == 1:  # one token, as the loop below would take it
+            token = tokens[0]
+            req = owner.get(token)
+            if req is None:
+                token = token.rstrip(b".:-_")
+                req = owner.get(token)
+                if req is None:
+                    return ()
+            return ((Marker(token.decode("ascii")), req),)
         found: dict[tuple[Marker, ReqId], None] = {}
         for token in dict.fromkeys(tokens) if len(tokens) > 1 else tokens:
             req = owner.get(token)

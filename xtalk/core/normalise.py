@@ -173,6 +173,7 @@ class Normaliser:
         self.profile = profile
         self.reference = reference  # no fast paths (CheckConfig.reference)
         self.plans: dict[tuple[str, ...], _Plan] = {}
+        self.interned: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
         self.ignore = profile.ignore_for_dedup | {profile.retry_field, profile.stamp_field}
         self.stamp_field = profile.stamp_field
         self.retry_field = profile.retry_field
@@ -226,8 +227,9 @@ class Normaliser:
         self.plans[keys] = plan
         return plan
 
-    @staticmethod
-    def _fingerprints(frame: dict[str, Any], rules: tuple[Rule, ...]) -> tuple[tuple[str, str], ...]:
+    def _fingerprints(self, frame: dict[str, Any], rules: tuple[Rule, ...]) -> tuple[tuple[str, str], ...]:
+        """The frame's fingerprints; equal results are one tuple object (a run's events show the
+        same ones, so the lifecycle can tell "as before" by identity)."""
         if not rules:
             return ()
         found: dict[str, str] = {}
@@ -239,7 +241,13 @@ class Normaliser:
                     break
             else:
                 found[group] = name
-        return tuple(found.items())
+        prints = tuple(found.items())
+        interned = self.interned.get(prints)
+        if interned is None:
+            if len(self.interned) >= self.PLAN_CACHE:
+                self.interned.clear()
+            interned = self.interned[prints] = prints
+        return interned
 
     def _is_retry(self, frame: dict[str, Any]) -> bool:
         attempt = frame.get(self.retry_field)
