@@ -101,7 +101,7 @@ class Checker:
         self.config = config
         profile = self.profile = config.profile
         self.normalise = Normaliser(profile, reference=config.reference)
-        self.markers = MarkerIndex(quick=not config.reference)
+        self.markers = MarkerIndex()
         self.early = not config.reference  # attribution's fast path
         self.chains = Chains()
         self.identities = Identities(profile.short_id_suffix)
