@@ -26,7 +26,7 @@ from xtalk.core.verdict import CheckConfig, LatencyLimit, Verdict
 from xtalk.errors import UsageError
 from xtalk.profiles import get_profile
 
-Line = tuple[float, int, int, bytes, "dict[str, Any] | None"]  # (t, shard, line in shard, text, end record)
+Line = tuple[float, int, int, bytes, Any, bool]  # (t, shard, line in shard, text, decoded, is an end record)
 
 
 def _decode(text: bytes) -> Any:
@@ -70,22 +70,21 @@ def _open(path: Path) -> Any:
 
 
 def read_shard(path: Path, shard: int) -> Iterator[Line]:
-    """The non-blank lines of one shard as (time, shard, line number, text, the end record or
-    None): meta records sort first, a line without a time sorts with them."""
+    """The non-blank lines of one shard as (time, shard, line number, text, the decoded line,
+    is it an end record?): meta records sort first, a line without a time sorts with them."""
     for number, text in enumerate(read_lines(path), start=1):
         if text.strip():
             obj = _decode(text)
             t = float("-inf")
-            end: dict[str, Any] | None = None
-            if isinstance(obj, dict):
+            end = False
+            if obj.__class__ is dict:
                 kind = obj.get("kind")
                 if kind != "meta":
                     value = obj.get("t")
                     if isinstance(value, (int, float)) and not isinstance(value, bool):
                         t = float(value)
-                    if kind == "end":
-                        end = obj
-            yield (t, shard, number, text, end)
+                    end = kind == "end"
+            yield (t, shard, number, text, obj, end)
 
 
 class ShardMap:
@@ -141,26 +140,33 @@ def merged_lines(paths: list[Path], shard_map: ShardMap | None = None) -> Iterat
     if len(paths) == 1:
         yield from read_lines(paths[0])
         return
+    for text, _ in _merged(paths, shard_map):
+        yield text
+
+
+def _merged(paths: list[Path], shard_map: ShardMap | None) -> Iterator[tuple[bytes, Any]]:
+    """The merged lines of several shards with their decoded records (each line is decoded once,
+    for its time, and handed on so that the checker need not decode it again)."""
     ends: list[dict[str, Any]] = []
     note = shard_map.note if shard_map is not None else None
-    for _, shard, number, text, end in heapq.merge(*(read_shard(p, i) for i, p in enumerate(paths))):
-        if end is not None:
-            ends.append(end)
+    for _, shard, number, text, obj, end in heapq.merge(*(read_shard(p, i) for i, p in enumerate(paths))):
+        if end:
+            ends.append(obj)
             continue
         if note is not None:
             note(shard, number)
-        yield text
+        yield text, obj
     if len(ends) == len(paths):
         if note is not None:
             note(-1, 0)
-        yield orjson.dumps(
-            {
-                "kind": "end",
-                "t": max(float(e.get("t") or 0.0) for e in ends),
-                "drain": max(float(e.get("drain") or 0.0) for e in ends),
-                "shards": len(paths),
-            }
-        )
+        end_record = {
+            "kind": "end",
+            "t": max(float(e.get("t") or 0.0) for e in ends),
+            "drain": max(float(e.get("drain") or 0.0) for e in ends),
+            "shards": len(paths),
+        }
+        text = orjson.dumps(end_record)
+        yield text, orjson.loads(text)
 
 
 def check_lines(lines: Iterable[bytes], config: CheckConfig) -> Verdict:
@@ -170,23 +176,42 @@ def check_lines(lines: Iterable[bytes], config: CheckConfig) -> Verdict:
     hold no reference cycles (reference counting frees everything), but they hold hundreds of
     thousands of containers, and the collector's full passes over them cost a third of the time."""
     checker = Checker(config)
-    feed = checker.feed_decoded
-    loads = orjson.loads
     collecting = gc.isenabled()
     gc.disable()
     try:
-        for number, text in enumerate(lines, start=1):
-            if not text or text.isspace():
-                continue
-            try:
-                obj = loads(text)
-            except orjson.JSONDecodeError:
-                obj = None
-            feed(obj, number, text)  # the line's bytes: content markers are found without decoding it
+        return _check(checker, lines)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _check_decoded(pairs: Iterable[tuple[bytes, Any]], config: CheckConfig) -> Verdict:
+    """``check_lines`` of lines decoded already (the merge decodes each line for its time)."""
+    checker = Checker(config)
+    feed = checker.feed_decoded
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for number, (text, obj) in enumerate(pairs, start=1):
+            feed(obj, number, text)
         return checker.finish()
     finally:
         if collecting:
             gc.enable()
+
+
+def _check(checker: Checker, lines: Iterable[bytes]) -> Verdict:
+    feed = checker.feed_decoded
+    loads = orjson.loads
+    for number, text in enumerate(lines, start=1):
+        if not text or text.isspace():
+            continue
+        try:
+            obj = loads(text)
+        except orjson.JSONDecodeError:
+            obj = None
+        feed(obj, number, text)  # the line's bytes: content markers are found without decoding it
+    return checker.finish()
 
 
 def config_for(scenario: Any | None, *, run: dict[str, Any] | None = None, recheck: str | None = None) -> CheckConfig:
@@ -230,4 +255,4 @@ def check_files(
     if len(files) == 1:
         return check_lines(read_lines(files[0]), config)
     shard_map = ShardMap([str(p) for p in files])
-    return check_lines(merged_lines(files, shard_map), replace(config, locate=shard_map.locate))
+    return _check_decoded(_merged(files, shard_map), replace(config, locate=shard_map.locate))

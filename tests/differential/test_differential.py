@@ -26,7 +26,7 @@ from tests.differential.corpus import bundle, chainlit
 from tests.property.model import FAULTS, faulty
 from tests.property.soup import line_soups
 from xtalk.core.checker import CheckConfig
-from xtalk.history import check_lines, merged_lines, read_lines
+from xtalk.history import check_files, check_lines, merged_lines, read_lines
 from xtalk.profiles.netra import NETRA
 
 QUALITY = bundle("quality.jsonl.gz")
@@ -100,7 +100,19 @@ def test_recorded_shards_merged_give_the_same_verdict(tmp_path: Path) -> None:
             path = tmp_path / f"history-{i}.jsonl"
             path.write_bytes(RECORDED[i][1])
             paths.append(path)
-        assert_same_verdicts(list(merged_lines(paths)))
+        lines = list(merged_lines(paths))
+        assert_same_verdicts(lines)
+        # check_files streams the shards and hands each decoded line on: the reference's verdict
+        # of the merged lines, once witness places (witness_at and the like) are set aside.
+        streamed = check_files(paths).to_dict()
+        for finding in streamed["findings"]:
+            finding.pop("witness_at")
+            for frame in finding["frames"]:
+                frame.pop("at")
+        for incident in streamed["incidents"]:
+            incident.pop("first_witness_at")
+        reference = check_lines(lines, CheckConfig(profile=NETRA, reference=True)).to_dict()
+        assert streamed == reference
 
 
 def test_the_benchmark_history_gives_the_same_verdict(tmp_path: Path) -> None:

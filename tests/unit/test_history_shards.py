@@ -119,3 +119,24 @@ def test_the_shard_map_locates_every_merged_line_with_blank_lines_and_any_checkp
             else:
                 assert place is not None and _line(*place) == text
         assert shard_map.locate(0) is None and shard_map.locate(len(merged) + 1) is None
+
+
+def _without_places(data: dict[str, Any]) -> dict[str, Any]:
+    for finding in data["findings"]:
+        finding.pop("witness_at", None)
+        for frame in finding["frames"]:
+            frame.pop("at", None)
+    for incident in data["incidents"]:
+        incident.pop("first_witness_at", None)
+    return data
+
+
+def test_a_merged_check_gives_the_verdict_of_checking_the_merged_lines(tmp_path: Path) -> None:
+    """``check_files`` hands the merge's decoded records on (each line decoded once): the same
+    verdict as checking the merged lines as text, witness places aside."""
+    from xtalk.history import check_lines, config_for
+
+    paths = _split(_leak_across_shards(), tmp_path)
+    streamed = check_files(paths).to_dict()
+    as_text = check_lines(list(merged_lines(paths)), config_for(None)).to_dict()
+    assert _without_places(streamed) == as_text
