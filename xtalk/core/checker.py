@@ -162,7 +162,9 @@ class Checker:
                 if self.end is not None:
                     self.stats.broken(f"history line {line} comes after the end record")
                     return
-                self._recv_frame(user, conn, t, line, frame, text, None)  # type: ignore[arg-type]
+                # The delivery keeps the line, not the frame, when the frame is the line's own.
+                self._recv_frame(user, conn, t, line, frame, text, None,  # type: ignore[arg-type]
+                                 text if text.__class__ is bytes else frame)
                 return
         self.feed(parse_record(obj, line, text if isinstance(text, str) else text.decode("utf-8", "replace")))
 
@@ -241,11 +243,14 @@ class Checker:
             self._found(protocol_error(record.user, record.conn, record.t, record.line, record.raw,
                                        "the server sent text that is not JSON"))
             return
-        self._recv_frame(record.user, record.conn, record.t, record.line, record.frame, record.text, record)
+        self._recv_frame(record.user, record.conn, record.t, record.line, record.frame, record.text, record, record.frame)
 
     def _recv_frame(
-        self, user: UserName, conn_id: ConnId, t: float, line: int, frame: Any, text: str | bytes, record: Recv | None
+        self, user: UserName, conn_id: ConnId, t: float, line: int, frame: Any, text: str | bytes, record: Recv | None,
+        source: Any,
     ) -> None:
+        """``source``: what a delivery keeps to show the frame (the frame, or the bytes line it was
+        decoded from)."""
         conn = self.ledger.conns.get(conn_id)
         if conn is None:
             conn = self.ledger.conn(conn_id, user, line)
@@ -273,7 +278,7 @@ class Checker:
                     line_markers = self.markers.scan(text)
                 markers = line_markers
             stats.events += 1
-            self._deliver(conn, Delivery(event, user, conn_id, t, line, frame, markers))
+            self._deliver(conn, Delivery(event, user, conn_id, t, line, source, markers))
 
     def _screen(self, conn: Conn, event: Event, kind: EventKind, t: float, line: int, frame: Any) -> bool:
         """Error frames and probe connections (``frames.classify``); True: go on as an event."""
