@@ -42,6 +42,14 @@ class Event:
     item: dict[str, Any] | None = None  # a batched event's own object: its markers are its own, not the frame's
 
 
+_dumps = orjson.dumps
+_NOISE = EventKind.NOISE
+_SERVER_ERROR = EventKind.SERVER_ERROR
+_WELCOME = EventKind.WELCOME
+_TOOL_EXECUTING = EventKind.TOOL_EXECUTING
+_TOOL_COMPLETED = EventKind.TOOL_COMPLETED
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     reason: str
@@ -253,25 +261,15 @@ class Normaliser:
         attempt = frame.get(self.retry_field)
         return attempt is not None and attempt not in (0, 1, "0", "1")
 
-    def _dedup(self, frame: dict[str, Any], drop: tuple[str, ...]) -> int:
-        if drop:
-            frame = frame.copy()  # the other fields keep their order
-            for key in drop:
-                del frame[key]
-        try:
-            return hash(orjson.dumps(frame))
-        except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
-            return hash(repr(frame))
-
     def event(self, frame: dict[str, Any], type_name: str, kind: EventKind, shown: str | None = None) -> Event:
         keys = tuple(frame)
         plan = self.plans.get(keys)
         if plan is None:
             plan = self._plan(keys)
-        if kind is EventKind.NOISE or kind is EventKind.SERVER_ERROR:
+        if kind is _NOISE or kind is _SERVER_ERROR:
             noise_run = _text(plan.run_id(frame))
             return Event(kind, type_name, RunId(noise_run) if noise_run else None, None, None, None, None, None, (), 0)
-        if kind is EventKind.WELCOME:
+        if kind is _WELCOME:
             shown = _text(plan.welcome_user_id(frame))
             return Event(kind, type_name, None, Identity(shown) if shown is not None else None, None, None, None,
                          None, (), 0, mode=_text(plan.welcome_mode(frame)))
@@ -289,9 +287,20 @@ class Normaliser:
         if agent is not None and agent.__class__ is not str:
             agent = _text(agent)
         tool = tool_name = None
-        if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
+        if kind is _TOOL_EXECUTING or kind is _TOOL_COMPLETED:
             tool_name = _text(plan.tool_name(frame))
             tool = _text(plan.tool_call_id(frame))
+        drop = plan.drop  # ``_dedup`` inline
+        if drop:
+            whole = frame.copy()  # the other fields keep their order
+            for key in drop:
+                del whole[key]
+        else:
+            whole = frame
+        try:
+            dedup = hash(_dumps(whole))
+        except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
+            dedup = hash(repr(whole))
         event = Event(
             kind,
             shown or self.canonical.get(type_name, type_name),
@@ -302,7 +311,7 @@ class Normaliser:
             tool,
             tool_name,
             self._fingerprints(frame, plan.rules) if plan.rules else (),
-            self._dedup(frame, plan.drop),
+            dedup,
             frame.get(self.stamp_field) if plan.stamp else None,
             self._is_retry(frame) if plan.retry else False,
         )
