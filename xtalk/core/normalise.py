@@ -194,8 +194,10 @@ class Normaliser:
             predicates = tuple(_predicate(c.paths, c.op, c.value) for c in rule.conditions)
             self.rules.setdefault(rule.type, []).append((rule.kind, predicates, rule.name or rule.type))
         # The types whose kind is the type's alone (no rule, wrapper or batch decides it).
-        self.direct: dict[str, EventKind] = {
-            name: kind for name, kind in profile.types.items()
+        # Each with the name reported, one string object per type (not one per frame: requests
+        # keep their events' types for engine comparisons).
+        self.direct: dict[str, tuple[EventKind, str]] = {
+            name: (kind, self.canonical.get(name, name)) for name, kind in profile.types.items()
             if name not in self.rules and name not in profile.wrappers and name not in profile.batches
         }
 
@@ -327,9 +329,9 @@ class Normaliser:
         type_name = self.type_of(frame)
         if not isinstance(type_name, str) or not type_name:
             return Problem("the frame has no string 'type'")
-        kind = self.direct.get(type_name) if not self.reference else None
-        if kind is not None:  # the fast path: a type that is neither ruled, wrapped nor batched
-            return [self.event(frame, type_name, kind)]
+        direct = self.direct.get(type_name) if not self.reference else None
+        if direct is not None:  # the fast path: a type that is neither ruled, wrapped nor batched
+            return [self.event(frame, type_name, direct[0], direct[1])]
         profile = self.profile
         rules = self.rules.get(type_name) if self.rules else None
         if rules is not None:
