@@ -30,10 +30,12 @@ class Histogram:
 
     def add(self, seconds: float) -> None:
         index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR) / _LOG_BASE) + 1
-        self.bins[index] = self.bins.get(index, 0) + 1
+        bins = self.bins
+        bins[index] = bins.get(index, 0) + 1
         self.count += 1
         self.total += seconds
-        self.maximum = max(self.maximum, seconds)
+        if seconds > self.maximum:  # = max(self.maximum, seconds), without the call
+            self.maximum = seconds
 
     def percentile(self, p: float) -> float | None:
         if self.count == 0:
