@@ -220,6 +220,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--against", metavar="DIR", help="also check with the xtalk of this source tree")
     parser.add_argument("--keep", metavar="DIR", help="write the histories here and keep them")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: check a history already kept there instead of generating it again "
+                             "(the generator is deterministic: same size, same users, same file)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -234,11 +237,17 @@ def main() -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for events in args.events:
             path = folder / f"history-{events}.jsonl"
-            started = time.perf_counter()
-            lines = generate(path, events, users=args.users)
-            gen = time.perf_counter() - started
+            if args.reuse and args.keep and path.exists() and args.users == 1000:
+                with path.open("rb") as handle:
+                    lines = sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 22), b""))
+                print(f"reusing {path} ({lines:,} lines)", file=sys.stderr)
+            else:
+                started = time.perf_counter()
+                lines = generate(path, events, users=args.users)
+                gen = time.perf_counter() - started
+                print(f"generated {events:,} events, {lines:,} lines, {path.stat().st_size / 1e6:.0f} MB in {gen:.0f} s",
+                      file=sys.stderr)
             size = path.stat().st_size / 1e6
-            print(f"generated {events:,} events, {lines:,} lines, {size:.0f} MB in {gen:.0f} s", file=sys.stderr)
             for label, tree in trees:
                 rows.append((label, events, lines, size, _child(path, tree)))
             if not args.keep:
