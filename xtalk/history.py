@@ -14,8 +14,8 @@ from __future__ import annotations
 import bisect
 import gc
 import heapq
-from dataclasses import replace
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 

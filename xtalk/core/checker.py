@@ -150,7 +150,8 @@ class Checker:
     def feed_decoded(self, obj: Any, line: int, text: str | bytes) -> None:
         """The record in one decoded history line (``text``: the line, for content markers).
         Exactly ``feed(parse_record(obj, line, text))``; a well-formed ``recv`` with a JSON frame
-        skips building the record."""
+        skips building the record. ``obj`` must be ``text`` decoded: when ``text`` is bytes, a
+        delivery keeps the line instead of its frame and decodes it again for a finding's frames."""
         if obj.__class__ is dict and obj.get("kind") == "recv":
             t, user, conn, frame = obj.get("t"), obj.get("user"), obj.get("conn"), obj.get("frame")
             if t.__class__ is float and user.__class__ is str and conn.__class__ is str and frame is not None:
