@@ -26,6 +26,7 @@ from tests.differential.corpus import bundle, chainlit
 from tests.property.model import FAULTS, faulty
 from tests.property.soup import line_soups
 from xtalk.core.checker import CheckConfig
+from xtalk.core.profile import Profile
 from xtalk.history import check_files, check_lines, merged_lines, read_lines
 from xtalk.profiles.netra import NETRA
 
@@ -34,12 +35,12 @@ RECORDED = bundle("recorded.jsonl.gz")
 CHAINLIT = chainlit()
 
 
-def _configs(reference: bool) -> list[CheckConfig]:
+def _configs(reference: bool, profile: Profile = NETRA) -> list[CheckConfig]:
     """The default settings, and short deadlines with live notes (requests expire, runs are
     decided at their deadline, requests are stripped and forgotten within the history)."""
     return [
-        CheckConfig(profile=NETRA, reference=reference),
-        CheckConfig(profile=NETRA, deadline=0.5, drain=0.2, retention=0.3, tomb_retention_override=1.0,
+        CheckConfig(profile=profile, reference=reference),
+        CheckConfig(profile=profile, deadline=0.5, drain=0.2, retention=0.3, tomb_retention_override=1.0,
                     findings_cap=3, notify=True, reference=reference),
     ]
 
@@ -53,8 +54,8 @@ def _lines(data: bytes, path: Path) -> list[bytes]:
     return list(read_lines(path))  # as xtalk check reads a file
 
 
-def assert_same_verdicts(lines: list[bytes]) -> None:
-    for fast, reference in zip(_configs(False), _configs(True)):
+def assert_same_verdicts(lines: list[bytes], profile: Profile = NETRA) -> None:
+    for fast, reference in zip(_configs(False, profile), _configs(True, profile)):
         got, want = check_lines(lines, fast), check_lines(lines, reference)
         assert digest(got) == digest(want), _first_difference(got.to_dict(), want.to_dict())
 
@@ -84,7 +85,9 @@ def test_every_recorded_run_of_the_reference_backend_gives_the_same_verdict(name
 @pytest.mark.skipif(not CHAINLIT, reason="no recorded Chainlit sessions in tests/data/chainlit")
 @pytest.mark.parametrize(("name", "data"), CHAINLIT, ids=[name for name, _ in CHAINLIT])
 def test_every_chainlit_session_gives_the_same_verdict(name: str, data: bytes, tmp_path: Path) -> None:
-    assert_same_verdicts(_lines(data, tmp_path / name))
+    from xtalk.profiles import get_profile
+
+    assert_same_verdicts(_lines(data, tmp_path / name), get_profile("chainlit"))
 
 
 def test_recorded_shards_merged_give_the_same_verdict(tmp_path: Path) -> None:
