@@ -112,8 +112,8 @@ def test_distributed_run_verdict_equals_offline_check_of_its_shards(tmp_path: Pa
     assert not [line for line in lines if "INFO/locust" in line and not line.startswith("[")]
     assert run_verdict["run"]["workers"] == 2 and run_verdict["run"]["distributed"] is True
     assert "2 workers" in (out / "report.html").read_text()
-    # Witnesses of a multi-shard run are lines of the merged stream, which is kept.
-    assert (out / "merged-history.jsonl").is_file()
+    # The merged check streams from the shards: no copy of them in the run folder.
+    assert not (out / "merged-history.jsonl").exists()
 
 
 def test_leaks_between_users_of_different_workers_are_attributed_to_their_owner(tmp_path: Path) -> None:
@@ -125,6 +125,11 @@ def test_leaks_between_users_of_different_workers_are_attributed_to_their_owner(
     assert len(set(shard.values())) == 2
     leaks = [f for f in verdict["findings"] if f["kind"] in ("cross_user_event", "cross_user_content")]
     assert leaks
+    # Each witness line is found in the shard witness_at names, at the line it names.
+    for leak in leaks:
+        for path, line in leak["witness_at"]:
+            record = json.loads(Path(path).read_text().splitlines()[line - 1])
+            assert record["kind"] in ("send", "recv")
     across = [f for f in leaks if f["owner"] in shard and f["user"] in shard and shard[f["owner"]] != shard[f["user"]]]
     assert across, [(f["user"], f["owner"]) for f in leaks]
     # The backend's ground truth names, for each leaked run, the identity whose request it was:

@@ -26,8 +26,8 @@ DESCRIPTION = """\
 Re-check recorded history files offline, with the same checker a live run uses.
 
 Pass one history.jsonl, or every history-<worker>.jsonl shard of a distributed run: shards are
-merged by time, and witness line numbers then refer to the merged file written to --out
-(merged-history.jsonl).
+merged by time as they are read (nothing is copied); witness line numbers then count lines of
+that merged stream, and each finding's witness_at names the shard file and line of each one.
 Without --scenario, every anomaly kind has limit 0 and there are no latency thresholds; with
 it, the scenario's deadline, drain window and thresholds apply.
 
@@ -170,7 +170,6 @@ def run(args: argparse.Namespace) -> int:
         scenario,
         run=run_info(heads, scenario),
         recheck=recheck,
-        merged_out=(out / "merged-history.jsonl") if out is not None else None,  # not history*: no double count
     )
     data = verdict.to_dict()
     code = verdict.exit_code

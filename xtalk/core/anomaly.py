@@ -145,3 +145,6 @@ class Finding:
     engine: str | None = None
     detail: dict[str, str] = field(default_factory=dict)
     evidence: tuple[tuple[int, Any], ...] = ()  # (history line, the frame sent or received)
+    # Where each witness line lives when the history is several shards merged by time (the
+    # shard file and its line), in the order of ``witness``; () for a single file.
+    witness_at: tuple[tuple[str, int] | None, ...] = ()

@@ -59,27 +59,32 @@ OWN = Decision(None, advances=True)
 def attribute(
     d: Delivery,
     binding: Binding | None,
-    *,
     uid_user: UserName | None,
     thread_user: UserName | None,
     marked: list[tuple[Marker, Request]],
     stranger: str | None,
+    early: bool = True,
 ) -> Decision:
     """Decide one delivery. ``uid_user``/``thread_user``: the harness user its user id / thread
     names (None: nobody's, or unknown); ``marked``: the requests whose markers its own content
     carries; ``stranger``: why its user id contradicts the receiver's identity (``Identities.judge``),
-    when it is nobody's in the run."""
+    when it is nobody's in the run. ``early``: take the fast path (False: the reference, which
+    reaches the same ``OWN`` at the end of the cascade)."""
     receiver = d.user
     request = binding.request if binding is not None else None
     if (
-        request is not None
+        early
+        and request is not None
         and request.user == receiver
         and (uid_user is None or uid_user == receiver)
         and (thread_user is None or thread_user == receiver)
         and stranger is None
-        and all(m.user == receiver for _, m in marked)
     ):
-        return OWN
+        for _, m in marked:
+            if m.user != receiver:
+                break
+        else:
+            return OWN  # the fast path: own run, own ids, no foreign marker
     owner = request.user if request is not None else None
     own = owner == receiver
     # 1. cross_user_event: its ids show another user's request.

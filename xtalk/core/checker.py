@@ -23,7 +23,7 @@ forgotten, so memory is bounded by the requests in flight and recently finished.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -72,6 +72,11 @@ _WELCOME = EventKind.WELCOME
 _RUN_OTHER = EventKind.RUN_OTHER
 _COMPLETED = EventKind.COMPLETED
 _FAILED = EventKind.FAILED
+_NOTHING: list[tuple[Marker, Request]] = []  # no markers (never appended to)
+
+
+def _at(place: tuple[str, int] | None) -> list[Any] | None:
+    return list(place) if place is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +100,12 @@ class Checker:
     def __init__(self, config: CheckConfig) -> None:
         self.config = config
         profile = self.profile = config.profile
-        self.normalise = Normaliser(profile)
+        self.normalise = Normaliser(profile, reference=config.reference)
         self.markers = MarkerIndex()
+        self.early = not config.reference  # attribution's fast path
         self.chains = Chains()
         self.identities = Identities(profile.short_id_suffix)
-        self.ledger = Ledger(profile, config.deadline)
+        self.ledger = Ledger(profile, config.deadline, config.reference)
         self.runs = Runs(self.ledger, self.identities)
         self.book = FindingBook(config.findings_cap, config.notify)
         self.stats = RunStats(config.unknowns_cap, config.script_limit)
@@ -144,15 +150,22 @@ class Checker:
     def feed_decoded(self, obj: Any, line: int, text: str | bytes) -> None:
         """The record in one decoded history line (``text``: the line, for content markers).
         Exactly ``feed(parse_record(obj, line, text))``; a well-formed ``recv`` with a JSON frame
-        skips building the record."""
+        skips building the record. ``obj`` must be ``text`` decoded: when ``text`` is bytes, a
+        delivery keeps the line instead of its frame and decodes it again for a finding's frames."""
         if obj.__class__ is dict and obj.get("kind") == "recv":
             t, user, conn, frame = obj.get("t"), obj.get("user"), obj.get("conn"), obj.get("frame")
             if t.__class__ is float and user.__class__ is str and conn.__class__ is str and frame is not None:
-                self._clock(t, line)
+                if t < self.next_maintenance and t >= self.last_t - TIME_JITTER:  # ``_clock``'s common case
+                    if t > self.last_t:
+                        self.last_t = t
+                else:
+                    self._clock(t, line)
                 if self.end is not None:
                     self.stats.broken(f"history line {line} comes after the end record")
                     return
-                self._recv_frame(user, conn, t, line, frame, text, None)  # type: ignore[arg-type]
+                # The delivery keeps the line, not the frame, when the frame is the line's own.
+                self._recv_frame(user, conn, t, line, frame, text, None,  # type: ignore[arg-type]
+                                 text if text.__class__ is bytes else frame)
                 return
         self.feed(parse_record(obj, line, text if isinstance(text, str) else text.decode("utf-8", "replace")))
 
@@ -231,19 +244,24 @@ class Checker:
             self._found(protocol_error(record.user, record.conn, record.t, record.line, record.raw,
                                        "the server sent text that is not JSON"))
             return
-        self._recv_frame(record.user, record.conn, record.t, record.line, record.frame, record.text, record)
+        self._recv_frame(record.user, record.conn, record.t, record.line, record.frame, record.text, record, record.frame)
 
     def _recv_frame(
-        self, user: UserName, conn_id: ConnId, t: float, line: int, frame: Any, text: str | bytes, record: Recv | None
+        self, user: UserName, conn_id: ConnId, t: float, line: int, frame: Any, text: str | bytes, record: Recv | None,
+        source: Any,
     ) -> None:
+        """``source``: what a delivery keeps to show the frame (the frame, or the bytes line it was
+        decoded from)."""
         conn = self.ledger.conns.get(conn_id)
         if conn is None:
             conn = self.ledger.conn(conn_id, user, line)
         events = self.normalise(frame)
-        if isinstance(events, Problem):
+        if events.__class__ is not list:
+            assert isinstance(events, Problem)
             self._found(protocol_error(user, conn_id, t, line, frame, events.reason), conn.engine)
             return
         line_markers: tuple[tuple[Marker, ReqId], ...] | None = None
+        stats = self.stats
         for event in events:
             kind = event.kind
             if kind is _NOISE:
@@ -260,8 +278,8 @@ class Checker:
                 if line_markers is None:
                     line_markers = self.markers.scan(text)
                 markers = line_markers
-            self.stats.events += 1
-            self._deliver(conn, Delivery(event, user, conn_id, t, line, frame, markers))
+            stats.events += 1
+            self._deliver(conn, Delivery(event, user, conn_id, t, line, source, markers))
 
     def _screen(self, conn: Conn, event: Event, kind: EventKind, t: float, line: int, frame: Any) -> bool:
         """Error frames and probe connections (``frames.classify``); True: go on as an event."""
@@ -374,26 +392,23 @@ class Checker:
         event = d.event
         receiver = d.user
         uid = event.user_id
-        uid_user = self.identities.named(uid) if uid is not None else None
+        uid_user = self.identities.named(uid) if uid else None
         thread = event.thread_id
-        thread_user = self.ledger.thread_user(thread) if thread is not None else None
+        thread_user = self.ledger.thread_user(thread) if thread else None
         stranger: str | None = None
         if uid is not None and uid_user is None:
             judged = self.identities.judge(Source.EVENT, receiver, uid)
             stranger = judged[0] if judged is not None else None
-        decision = attribute(
-            d, binding, uid_user=uid_user, thread_user=thread_user,
-            marked=self._marked(d) if d.markers else [], stranger=stranger,
-        )
+        decision = attribute(d, binding, uid_user, thread_user, self._marked(d) if d.markers else _NOTHING, stranger,
+                             self.early)
         book = self.book
         request = binding.request if binding is not None else None
         if decision is OWN:
-            book.lane(d, receiver)
-            book.delivered(d, receiver)
-            assert request is not None
-            if binding is not None and not binding.owner_received:
+            book.own(d)
+            assert request is not None and binding is not None
+            if not binding.owner_received:
                 self.runs.note_owner_received(binding, d)
-            self._advance(request, d, counted=False)
+            self._advance(request, d, False)
             return
         if decision.leaked is not None:
             decision.leaked.leaked = True
@@ -421,11 +436,12 @@ class Checker:
                             request.engine)
             return
         life = request.life
-        was_final = life.final
+        was_final = life.final_line is not None
         judgements = life.observe(event, d.line, d.t, counted)
-        for judgement in judgements:
-            self._found(self._judged(request, d, judgement), request.engine)
-        if not was_final and life.final and request.outcome is None:
+        if judgements:
+            for judgement in judgements:
+                self._found(self._judged(request, d, judgement), request.engine)
+        if not was_final and life.final_line is not None and request.outcome is None:
             self._end(finished(request, d.t), answered=True)
 
     def _end(self, ending: Ending, answered: bool = False) -> None:
@@ -506,6 +522,9 @@ class Checker:
         checked = thresholds(config, latency, completion, connection_error_ratio)
         decision, reasons, inconclusive = decide(counts, checked)
         kept = sorted((f for kind in ANOMALY_KINDS for f in book.kept.get(kind, [])), key=lambda f: (f.t, f.witness))
+        locate = config.locate
+        if locate is not None:  # shards merged by time: say where each witness line lives
+            kept = [replace(f, witness_at=tuple(locate(line) for line in f.witness)) for f in kept]
         users = len(self.identities.users() | {c.user for c in self.ledger.conns.values()})
         matrix = book.full_matrix()
         meta = self.meta
@@ -560,6 +579,7 @@ class Checker:
                     "kind": i.kind.value, "kinds": dict(i.kinds), "owner": i.owner, "receiver": i.receiver,
                     "run_id": i.run_id, "req": i.req, "engine": i.engine, "events": i.events,
                     "t": round(i.t, 3), "first_witness": list(i.first_witness),
+                    **({"first_witness_at": [_at(locate(line)) for line in i.first_witness]} if locate else {}),
                 }
                 for i in incidents
             ],

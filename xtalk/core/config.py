@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,12 @@ class CheckConfig:
     notify: bool = False  # keep every finding until ``Checker.drain_findings`` takes it (live checking)
     interrupted: str | None = None  # the run was cut short: how ("by SIGTERM 12.3 s after ..."); inconclusive unless it failed
     # (a history whose end record says ``interrupted`` is judged the same way without it)
+    # Where a history line lives, for a history merged from shards: line -> (shard file, its line),
+    # None for a line no shard holds (the merged end record). Asked only when the verdict is built.
+    locate: Callable[[int], tuple[str, int] | None] | None = None
+    # The checker without its fast paths (each stage's early return for the common case): the
+    # reference that tests/differential compares every fast path against, verdict for verdict.
+    reference: bool = False
 
     @property
     def tomb_retention(self) -> float:

@@ -17,6 +17,7 @@ from xtalk.core.ids import UserName
 
 _BASE = 1.01
 _FLOOR = 1e-4  # 0.1 ms: anything faster lands in bin 0
+_LOG_BASE = math.log(_BASE)  # math.log(x, b) is exactly math.log(x) / math.log(b)
 EXACT_PAIR_USERS = 2000
 
 
@@ -28,11 +29,13 @@ class Histogram:
     maximum: float = 0.0
 
     def add(self, seconds: float) -> None:
-        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR, _BASE)) + 1
-        self.bins[index] = self.bins.get(index, 0) + 1
+        index = 0 if seconds <= _FLOOR else int(math.log(seconds / _FLOOR) / _LOG_BASE) + 1
+        bins = self.bins
+        bins[index] = bins.get(index, 0) + 1
         self.count += 1
         self.total += seconds
-        self.maximum = max(self.maximum, seconds)
+        if seconds > self.maximum:  # = max(self.maximum, seconds), without the call
+            self.maximum = seconds
 
     def percentile(self, p: float) -> float | None:
         if self.count == 0:
@@ -71,9 +74,15 @@ class Sampler:
     points: list[tuple[float, str, float]] = field(default_factory=list)
 
     def add(self, point: tuple[float, str, float]) -> None:
+        if self.take():
+            self.keep(point)
+
+    def take(self) -> bool:
+        """Count the next point; is it one to keep? (A caller can skip building the others.)"""
         self.seen += 1
-        if (self.seen - 1) % self.stride:
-            return
+        return not (self.seen - 1) % self.stride
+
+    def keep(self, point: tuple[float, str, float]) -> None:
         self.points.append(point)
         if len(self.points) >= self.limit:
             self.points = self.points[::2]
@@ -121,11 +130,10 @@ class Overlap:
         if n > EXACT_PAIR_USERS:
             directed = sum(bin(bits).count("1") for bits in self.saw)
             return (directed + 1) // 2, False
-        sym = list(self.saw)
-        for i, bits in enumerate(self.saw):
-            while bits:
-                low = bits & -bits
-                j = low.bit_length() - 1
-                sym[j] |= 1 << i
-                bits ^= low
-        return sum(bin(bits).count("1") for bits in sym) // 2, True
+        if n == 0:
+            return 0, True
+        # A pair overlapped when either saw the other: the bit matrix or'ed with its transpose.
+        # The transpose is taken on bit strings (zip and join run in C), not bit by bit.
+        rows = [format(bits, f"0{n}b")[::-1] for bits in self.saw]  # character j = bit j
+        columns = ["".join(column) for column in zip(*rows)]  # character i of column j = bit j of row i
+        return sum((int(row, 2) | int(column, 2)).bit_count() for row, column in zip(rows, columns)) // 2, True

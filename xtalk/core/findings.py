@@ -70,7 +70,7 @@ class FindingBook:
         self.incident_hashes: set[int] = set()  # every incident, for the exact count
         self.matrix: Counter[tuple[str, str]] = Counter()  # (whose, receiver) → events, off the diagonal
         self.content: Counter[tuple[str, str]] = Counter()  # ... of which content leaks
-        self.own: dict[str, int] = {}  # the diagonal, counted apart (the common case)
+        self.own_counts: dict[str, int] = {}  # the diagonal, counted apart (the common case)
         self.lanes: dict[UserName, deque[LaneEntry]] = {}
         self.lane_users: dict[str, list[LaneEntry]] = {}
 
@@ -109,12 +109,28 @@ class FindingBook:
         """Count a delivery in the matrix (``whose`` request's events or content reached ``d.user``)."""
         receiver = d.user
         if whose == receiver:
-            own = self.own
+            own = self.own_counts
             own[receiver] = own.get(receiver, 0) + 1
         else:
             self.matrix[(whose, receiver)] += 1
             if content:
                 self.content[(whose, receiver)] += 1
+
+    def own(self, d: Delivery) -> None:
+        """``lane(d, d.user)`` and ``delivered(d, d.user)`` at once: the receiver's own event (most)."""
+        receiver = d.user
+        own = self.own_counts
+        own[receiver] = own.get(receiver, 0) + 1
+        lane = self.lanes.get(receiver)
+        if lane is None:
+            lane = self.lanes[receiver] = deque(maxlen=SWIMLANE_DEPTH)
+        event = d.event
+        entry = (d.t, event.type, receiver, event.run_id or "", d.line)
+        lane.append(entry)
+        if self.lane_users:
+            kept = self.lane_users.get(receiver)
+            if kept is not None and len(kept) < 2 * SWIMLANE_DEPTH:
+                kept.append(entry)
 
     def lane(self, d: Delivery, owner: str) -> None:
         """Note a delivery in its receiver's swimlane, coloured by whose event it is."""
@@ -139,7 +155,7 @@ class FindingBook:
 
     def full_matrix(self) -> Counter[tuple[str, str]]:
         matrix: Counter[tuple[str, str]] = Counter(self.matrix)
-        for user, n in self.own.items():
+        for user, n in self.own_counts.items():
             matrix[(user, user)] += n
         return matrix
 

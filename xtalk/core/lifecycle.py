@@ -31,6 +31,13 @@ from xtalk.core.profile import EventKind
 #: How many (label, line) steps of a request's sequence are kept for engine comparisons.
 SEQUENCE_LIMIT = 64
 
+_STARTED = EventKind.STARTED
+_THINKING = EventKind.THINKING
+_TOOL_EXECUTING = EventKind.TOOL_EXECUTING
+_TOOL_COMPLETED = EventKind.TOOL_COMPLETED
+_COMPLETED = EventKind.COMPLETED
+_FAILED = EventKind.FAILED
+
 
 @dataclass(frozen=True, slots=True)
 class Judgement:
@@ -76,6 +83,8 @@ class Lifecycle:
     mixed_groups: set[str] = field(default_factory=set)
     sequence: list[tuple[str, int]] = field(default_factory=list)
     first_seen: dict[EventKind, float] = field(default_factory=dict)
+    settled_prints: tuple[tuple[str, str], ...] | None = None  # fingerprints seen that change nothing
+    reference: bool = False  # no fast path (CheckConfig.reference)
 
     @property
     def final(self) -> bool:
@@ -85,7 +94,7 @@ class Lifecycle:
         """Feed one event delivered to the request's own user. ``counted``: the event already
         yielded a finding of an earlier kind, so it updates the state but is not judged again."""
         if self.final_line is not None:
-            if event.kind is EventKind.COMPLETED and event.run_id is None:
+            if event.kind is _COMPLETED and event.run_id is None:
                 return []  # the misc emitter's run-id-less echo of the completion
             self._late(event, line)
             return _after_final(self.final_line, event, line, counted)
@@ -99,9 +108,12 @@ class Lifecycle:
             label = event.type
             self.sequence.append((label, line))
         # agent_error / agent_death come from the bridge whatever emitter served the run (Netra
-        # sends them nowhere else), so they carry no engine evidence.
-        if event.fingerprints and kind is not EventKind.FAILED:
-            for group, name in event.fingerprints:
+        # sends them nowhere else), so they carry no engine evidence. Fingerprints identical to
+        # ones that left every group showing their own name change nothing (the fast path: the
+        # normaliser gives equal fingerprints as one tuple).
+        prints = event.fingerprints
+        if prints and kind is not _FAILED and (prints is not self.settled_prints or self.reference):
+            for group, name in prints:
                 seen = self.fingerprints.get(group)
                 if seen is None:
                     self.fingerprints[group] = (name, line)
@@ -115,7 +127,10 @@ class Lifecycle:
                         )
                     )
                     counted = True
-        if kind is EventKind.STARTED:
+            fingerprints = self.fingerprints
+            if all(fingerprints[group][0] == name for group, name in prints):
+                self.settled_prints = prints
+        if kind is _STARTED:
             if not self.started and self.pre_start and not counted:
                 first_type, first_line = self.pre_start[0]
                 out.append(
@@ -127,10 +142,10 @@ class Lifecycle:
                 )
             self.started = True
             self.stack.append(event.agent)
-        elif kind is EventKind.THINKING:
+        elif kind is _THINKING:
             if not self.started and not counted:  # an event already counted offends once
                 self.pre_start.append((event.type, line))
-        elif kind is EventKind.TOOL_EXECUTING:
+        elif kind is _TOOL_EXECUTING:
             if not self.started and not counted:
                 self.pre_start.append((event.type, line))
             done = _take(self.early_tools, event.tool, event.tool_name)
@@ -144,10 +159,10 @@ class Lifecycle:
                         f"tool {done.label} completed (line {done.line}) before it started executing",
                     )
                 )
-        elif kind is EventKind.TOOL_COMPLETED:
+        elif kind is _TOOL_COMPLETED:
             if _take(self.open_tools, event.tool, event.tool_name) is None:
                 self.early_tools.append(ToolCall(event.tool, event.tool_name, line))
-        elif kind is EventKind.COMPLETED:
+        elif kind is _COMPLETED:
             if event.agent is not None and event.agent in self.stack:
                 index = len(self.stack) - 1 - self.stack[::-1].index(event.agent)
                 del self.stack[index:]
@@ -155,7 +170,7 @@ class Lifecycle:
                 self.stack.pop()
             if not self.stack:
                 self.final_line = line
-        elif kind is EventKind.FAILED:
+        elif kind is _FAILED:
             self.final_line = line
             self.failed = True
         return out

@@ -42,6 +42,14 @@ class Event:
     item: dict[str, Any] | None = None  # a batched event's own object: its markers are its own, not the frame's
 
 
+_dumps = orjson.dumps
+_NOISE = EventKind.NOISE
+_SERVER_ERROR = EventKind.SERVER_ERROR
+_WELCOME = EventKind.WELCOME
+_TOOL_EXECUTING = EventKind.TOOL_EXECUTING
+_TOOL_COMPLETED = EventKind.TOOL_COMPLETED
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     reason: str
@@ -68,30 +76,36 @@ Getter = Callable[[dict[str, Any]], Any]
 
 def _getter(paths: tuple[Path, ...]) -> Getter:
     """``paths`` compiled to one closure (the hot path calls several per event): the value at the
-    first path that holds one. Paths of one or two keys, nearly all of them, are looked up inline."""
+    first path that holds one. The first path is looked up inline and the rest only when it holds
+    nothing (a shape-narrowed plan's first path nearly always holds the value)."""
     if not paths:
         return lambda frame: None
-    if len(paths) == 1 and len(paths[0]) == 1:
-        key = paths[0][0]
-        return lambda frame: frame.get(key)
-    if len(paths) == 1 and len(paths[0]) == 2:
-        outer, inner = paths[0]
-        return lambda frame: node.get(inner) if (node := frame.get(outer)).__class__ is dict else None
-    steps = tuple((p[0], p[1] if len(p) == 2 else None, p if len(p) > 2 else None) for p in paths)
+    first = paths[0]
+    if len(paths) == 1:
+        if len(first) == 1:
+            key = first[0]
+            return lambda frame: frame.get(key)
+        if len(first) == 2:
+            outer, inner = first
+            return lambda frame: node.get(inner) if (node := frame.get(outer)).__class__ is dict else None
+        return lambda frame: _walk(frame, (first,))
+    rest = _getter(paths[1:])
+    if len(first) == 1:
+        key = first[0]
+        return lambda frame: value if (value := frame.get(key)) is not None else rest(frame)
+    if len(first) == 2:
+        outer, inner = first
 
-    def get(frame: dict[str, Any]) -> Any:
-        for outer, inner, deep in steps:
-            if deep is not None:
-                node = _walk(frame, (deep,))
-            else:
-                node = frame.get(outer)
-                if inner is not None and node is not None:
-                    node = node.get(inner) if node.__class__ is dict else None
-            if node is not None:
-                return node
-        return None
+        def get(frame: dict[str, Any]) -> Any:
+            node = frame.get(outer)
+            if node.__class__ is dict:
+                value = node.get(inner)
+                if value is not None:
+                    return value
+            return rest(frame)
 
-    return get
+        return get
+    return lambda frame: value if (value := _walk(frame, (first,))) is not None else rest(frame)
 
 
 def _text(value: Any) -> str | None:
@@ -163,9 +177,11 @@ class Normaliser:
 
     PLAN_CACHE = 4096
 
-    def __init__(self, profile: Profile) -> None:
+    def __init__(self, profile: Profile, reference: bool = False) -> None:
         self.profile = profile
+        self.reference = reference  # no fast paths (CheckConfig.reference)
         self.plans: dict[tuple[str, ...], _Plan] = {}
+        self.interned: dict[tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]] = {}
         self.ignore = profile.ignore_for_dedup | {profile.retry_field, profile.stamp_field}
         self.stamp_field = profile.stamp_field
         self.retry_field = profile.retry_field
@@ -177,6 +193,13 @@ class Normaliser:
         for rule in profile.rules:
             predicates = tuple(_predicate(c.paths, c.op, c.value) for c in rule.conditions)
             self.rules.setdefault(rule.type, []).append((rule.kind, predicates, rule.name or rule.type))
+        # The types whose kind is the type's alone (no rule, wrapper or batch decides it).
+        # Each with the name reported, one string object per type (not one per frame: requests
+        # keep their events' types for engine comparisons).
+        self.direct: dict[str, tuple[EventKind, str]] = {
+            name: (kind, self.canonical.get(name, name)) for name, kind in profile.types.items()
+            if name not in self.rules and name not in profile.wrappers and name not in profile.batches
+        }
 
     def _plan(self, keys: tuple[str, ...]) -> _Plan:
         present = set(keys)
@@ -214,8 +237,9 @@ class Normaliser:
         self.plans[keys] = plan
         return plan
 
-    @staticmethod
-    def _fingerprints(frame: dict[str, Any], rules: tuple[Rule, ...]) -> tuple[tuple[str, str], ...]:
+    def _fingerprints(self, frame: dict[str, Any], rules: tuple[Rule, ...]) -> tuple[tuple[str, str], ...]:
+        """The frame's fingerprints; equal results are one tuple object (a run's events show the
+        same ones, so the lifecycle can tell "as before" by identity)."""
         if not rules:
             return ()
         found: dict[str, str] = {}
@@ -227,31 +251,27 @@ class Normaliser:
                     break
             else:
                 found[group] = name
-        return tuple(found.items())
+        prints = tuple(found.items())
+        interned = self.interned.get(prints)
+        if interned is None:
+            if len(self.interned) >= self.PLAN_CACHE:
+                self.interned.clear()
+            interned = self.interned[prints] = prints
+        return interned
 
     def _is_retry(self, frame: dict[str, Any]) -> bool:
         attempt = frame.get(self.retry_field)
         return attempt is not None and attempt not in (0, 1, "0", "1")
-
-    def _dedup(self, frame: dict[str, Any], drop: tuple[str, ...]) -> int:
-        if drop:
-            frame = frame.copy()  # the other fields keep their order
-            for key in drop:
-                del frame[key]
-        try:
-            return hash(orjson.dumps(frame))
-        except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
-            return hash(repr(frame))
 
     def event(self, frame: dict[str, Any], type_name: str, kind: EventKind, shown: str | None = None) -> Event:
         keys = tuple(frame)
         plan = self.plans.get(keys)
         if plan is None:
             plan = self._plan(keys)
-        if kind is EventKind.NOISE or kind is EventKind.SERVER_ERROR:
+        if kind is _NOISE or kind is _SERVER_ERROR:
             noise_run = _text(plan.run_id(frame))
             return Event(kind, type_name, RunId(noise_run) if noise_run else None, None, None, None, None, None, (), 0)
-        if kind is EventKind.WELCOME:
+        if kind is _WELCOME:
             shown = _text(plan.welcome_user_id(frame))
             return Event(kind, type_name, None, Identity(shown) if shown is not None else None, None, None, None,
                          None, (), 0, mode=_text(plan.welcome_mode(frame)))
@@ -269,9 +289,20 @@ class Normaliser:
         if agent is not None and agent.__class__ is not str:
             agent = _text(agent)
         tool = tool_name = None
-        if kind is EventKind.TOOL_EXECUTING or kind is EventKind.TOOL_COMPLETED:
+        if kind is _TOOL_EXECUTING or kind is _TOOL_COMPLETED:
             tool_name = _text(plan.tool_name(frame))
             tool = _text(plan.tool_call_id(frame))
+        drop = plan.drop  # ``_dedup`` inline
+        if drop:
+            whole = frame.copy()  # the other fields keep their order
+            for key in drop:
+                del whole[key]
+        else:
+            whole = frame
+        try:
+            dedup = hash(_dumps(whole))
+        except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
+            dedup = hash(repr(whole))
         event = Event(
             kind,
             shown or self.canonical.get(type_name, type_name),
@@ -282,7 +313,7 @@ class Normaliser:
             tool,
             tool_name,
             self._fingerprints(frame, plan.rules) if plan.rules else (),
-            self._dedup(frame, plan.drop),
+            dedup,
             frame.get(self.stamp_field) if plan.stamp else None,
             self._is_retry(frame) if plan.retry else False,
         )
@@ -298,6 +329,9 @@ class Normaliser:
         type_name = self.type_of(frame)
         if not isinstance(type_name, str) or not type_name:
             return Problem("the frame has no string 'type'")
+        direct = self.direct.get(type_name) if not self.reference else None
+        if direct is not None:  # the fast path: a type that is neither ruled, wrapped nor batched
+            return [self.event(frame, type_name, direct[0], direct[1])]
         profile = self.profile
         rules = self.rules.get(type_name) if self.rules else None
         if rules is not None:

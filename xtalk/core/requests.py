@@ -78,9 +78,10 @@ class Conn:
 
 
 class Ledger:
-    def __init__(self, profile: Profile, deadline: float) -> None:
+    def __init__(self, profile: Profile, deadline: float, reference: bool = False) -> None:
         self.profile = profile
         self.deadline = deadline
+        self.reference = reference  # lifecycles without their fast path (CheckConfig.reference)
         self.conns: dict[ConnId, Conn] = {}
         self.user_conns: dict[UserName, list[Conn]] = {}
         self.requests: dict[ReqId, Request] = {}
@@ -138,6 +139,8 @@ class Ledger:
             record.req, record.user, record.conn, record.t, record.line, record.thread, record.marker,
             conn.engine or "default", key, verb, frame, record.t + self.deadline, probe=record.probe,
         )
+        if self.reference:
+            request.life.reference = True  # type: ignore[union-attr]  # (a new request's is a Lifecycle)
         self.requests[record.req] = request
         conn.requests.append(request)
         conn.last = request
@@ -154,7 +157,7 @@ class Ledger:
         return first_str(request.frame, self.profile.request_echo)
 
     def thread_user(self, thread: str | None) -> UserName | None:
-        return self.threads.get(ThreadId(thread)) if thread else None
+        return self.threads.get(thread) if thread else None  # type: ignore[call-overload]  # (no NewType call)
 
     def by_connection(self, conn: Conn, thread: str | None) -> Request | None:
         """A run-id-less event that names nobody belongs to the request in flight on its

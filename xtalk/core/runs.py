@@ -149,16 +149,18 @@ class Runs:
         if run.echo is not None:
             return self.decide(run.run)
         if kind is _FAILED or (kind is _COMPLETED and run.depth <= 0):
-            if run.conflicted and not self._marked(run):
+            marked = self._marked_requests(run)
+            if run.conflicted and not self._marked(run, marked):
                 return []  # seen by two users, no marker says whose: the other runs settle it
-            if self._quoting(run):
+            if self._quoting(run, marked):
                 return []  # only another user's content: whose it is waits until the others claimed theirs
-            return self.decide(run.run)
+            return self.decide(run.run, marked)
         return []
 
     # ---- deciding ---------------------------------------------------------------------------
 
-    def decide(self, run_id: RunId) -> Ready:
+    def decide(self, run_id: RunId, marked: list[Request] | None = None) -> Ready:
+        """Bind the run (``marked``: its ``_marked_requests``, when the caller has them)."""
         run = self.open.pop(run_id, None)
         if run is None:
             return []
@@ -167,7 +169,7 @@ class Runs:
             waiting.remove(run_id)
             if not waiting:
                 del self.on_conn[run.first_conn]
-        request, evidence = self._choose(run)
+        request, evidence = self._choose(run, marked if marked is not None else self._marked_requests(run))
         self._release(run)
         binding = Binding(request, evidence)
         if request is not None:
@@ -252,21 +254,24 @@ class Runs:
                     marked.setdefault(req, request)
         return list(marked.values())
 
-    def _marked(self, run: Run) -> bool:
+    def _marked(self, run: Run, marked: list[Request] | None = None) -> bool:
         """Do the run's markers settle whose it is (a conflicted run need not wait)?"""
         receivers = {d.user for d in run.items}
         return any(
             (r.user in receivers and r.req not in self.strong) or self._weakly_claimable(r)
-            for r in self._marked_requests(run)
+            for r in (marked if marked is not None else self._marked_requests(run))
         )
 
-    def _quoting(self, run: Run) -> bool:
+    def _quoting(self, run: Run, marked: list[Request] | None = None) -> bool:
         """Does the run carry a waiting request's marker of a user it never reached, and no
         marker of its receivers' own? Then it may be that user's run delivered here (a global
         router) or the receiver's own run quoting that user's text (a shared prompt buffer):
         only what the other runs claim tells which."""
+        if marked is None:
+            marked = self._marked_requests(run)
+        if not marked:
+            return False  # no marker at all: nothing to quote
         receivers = {d.user for d in run.items}
-        marked = self._marked_requests(run)
         if any(r.user in receivers and r.req not in self.strong for r in marked):
             return False
         return any(r.user not in receivers and self._weakly_claimable(r) for r in marked)
@@ -275,12 +280,16 @@ class Runs:
         """Can content alone bind a run to it? Only while it waits, or its runs went elsewhere."""
         return request.outcome is None and request.req not in self.strong
 
-    def _choose(self, run: Run) -> tuple[Request | None, Evidence]:
+    def _choose(self, run: Run, marked: list[Request]) -> tuple[Request | None, Evidence]:
         if run.echo is not None:
             return run.echo, Evidence.ECHO
         receivers = list(dict.fromkeys(d.user for d in run.items))
-        marked = self._marked_requests(run)
-        weight = {r.req: sum(1 for d in run.items if any(q == r.req for _, q in d.markers)) for r in marked}
+        weight: dict[ReqId, int] = {}  # how many of its deliveries carry each request's marker
+        for d in run.items:
+            markers = d.markers
+            if markers:
+                for q in {q for _, q in markers} if len(markers) > 1 else (markers[0][1],):
+                    weight[q] = weight.get(q, 0) + 1
         own = [r for r in marked if r.user in receivers and r.req not in self.strong]
         if own:
             own.sort(key=lambda r: (r.user != run.first_user, r is not run.reserved, -weight[r.req], r.t))

@@ -107,7 +107,8 @@ class RunStats:
             if histogram is None:
                 histogram = self.latency[phase] = Histogram()
             histogram.add(seconds)
-            self.series.add((round(request.t, 3), phase, round(seconds, 6)))
+            if self.series.take():
+                self.series.keep((round(request.t, 3), phase, round(seconds, 6)))
             if phase == "agent_completed":
                 histogram = self.engine_latency.get(request.engine)
                 if histogram is None:

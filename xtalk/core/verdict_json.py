@@ -30,6 +30,17 @@ def thaw(value: Any) -> Any:
 
 
 def finding_json(finding: Finding, number: int) -> dict[str, Any]:
+    data = _finding_json(finding, number)
+    if finding.witness_at:  # a merged multi-shard history: where each witness line lives
+        data["witness_at"] = [list(at) if at is not None else None for at in finding.witness_at]
+        at = dict(zip(finding.witness, finding.witness_at))
+        for frame in data["frames"]:
+            place = at.get(frame["line"])
+            frame["at"] = list(place) if place is not None else None
+    return data
+
+
+def _finding_json(finding: Finding, number: int) -> dict[str, Any]:
     return {
         "kind": finding.kind.value,
         "user": finding.user,

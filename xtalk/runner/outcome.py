@@ -21,7 +21,6 @@ from xtalk.errors import EXIT_USAGE
 from xtalk.runner.interrupt import Interruption, describe_interruption
 from xtalk.scenario.model import Scenario
 
-MERGED_NAME = "merged-history.jsonl"
 
 
 def recheck_command(run_dir: Path) -> str:
@@ -43,8 +42,7 @@ def check_and_write(run_dir: Path, histories: Sequence[Path], scenario: Scenario
     # the runner, which saw the signal, only says how it happened.
     how = describe_interruption(interruption) if interruption is not None else None
     run = {**run_info, **({"interrupted": interruption.signal or True} if interruption is not None else {})}
-    merged = run_dir / MERGED_NAME if len(histories) > 1 else None
-    verdict = check_files(paths, scenario, run=run, recheck=recheck_command(run_dir), merged_out=merged,
+    verdict = check_files(paths, scenario, run=run, recheck=recheck_command(run_dir),
                           interrupted=how)
     data: dict[str, Any] = verdict.to_dict()
     write_outputs(run_dir, data)
