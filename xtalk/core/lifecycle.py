@@ -8,7 +8,9 @@ outermost agent completed — or with ``agent_error`` / ``agent_death`` (a faile
 Judgements, each about one event (the caller has already ruled out cross-user kinds):
 
 - an event after the final one → ``event_after_completion`` (a second completion without a run
-  id right after the final one is the misc emitter's echo, and is not counted);
+  id right after the final one is the misc emitter's echo, and is not counted; when the echo
+  came first and made the run final, the run's own completion after it is the other half of the
+  pair, and is not counted either: two emitters race, and NETRA_PROTOCOL fixes no order);
 - a ``tool_completed`` whose ``tool_executing`` comes later, or thinking / tools before an
   ``agent_started`` that comes later → ``out_of_order``;
 - a finished (not failed) run without an ``agent_started``, or with a tool call missing its
@@ -76,6 +78,8 @@ class Lifecycle:
     started: bool = False
     final_line: int | None = None
     failed: bool = False
+    echo_first: bool = False  # the final event was a run-id-less completion (the misc echo, first)
+    with_run_id: bool = False  # an event with a run id came before the final one
     pre_start: list[tuple[str, int]] = field(default_factory=list)
     open_tools: list[ToolCall] = field(default_factory=list)  # executing, not yet completed
     early_tools: list[ToolCall] = field(default_factory=list)  # completed, not yet executing
@@ -94,12 +98,15 @@ class Lifecycle:
         """Feed one event delivered to the request's own user. ``counted``: the event already
         yielded a finding of an earlier kind, so it updates the state but is not judged again."""
         if self.final_line is not None:
-            if event.kind is _COMPLETED and event.run_id is None:
-                return []  # the misc emitter's run-id-less echo of the completion
+            if event.kind is _COMPLETED and (event.run_id is None or self.echo_first):
+                self.echo_first = False  # the echo and the completion it echoes: one pair, once
+                return []  # the misc emitter's run-id-less echo of the completion, after or before it
             self._late(event, line)
             return _after_final(self.final_line, event, line, counted)
         out: list[Judgement] = []
         kind = event.kind
+        if event.run_id is not None:
+            self.with_run_id = True
         if kind not in self.first_seen:
             self.first_seen[kind] = t
         if len(self.sequence) < SEQUENCE_LIMIT:
@@ -170,6 +177,7 @@ class Lifecycle:
                 self.stack.pop()
             if not self.stack:
                 self.final_line = line
+                self.echo_first = event.run_id is None and self.with_run_id
         elif kind is _FAILED:
             self.final_line = line
             self.failed = True
