@@ -114,6 +114,9 @@ class Checker:
         self.end: End | None = None
         self.meta: Meta | None = None
         self.refusals = 0
+        # Markers of other users' requests that a user's own request text carried (the user
+        # pasted them): hearing them back is that user's own content, not another's reaching it.
+        self.quoted: dict[UserName, set[Marker]] = {}
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -219,12 +222,27 @@ class Checker:
         request = self.ledger.send(record)
         if request is None:
             return
+        if len(self.markers) and record.frame is not None:
+            self._note_quoted(request)
         if record.marker is not None:
             self.markers.add(record.marker, record.req)  # type: ignore[arg-type]
         echo = self.ledger.echo_id(request)
         if echo is not None:
             self.chains.sent(echo, request.req)
         self.stats.sent_request(request, self.ledger.in_flight)
+
+    def _note_quoted(self, request: Request) -> None:
+        """The markers of other users' requests in a request's own frame (SPEC: a marker is
+        evidence of *another user's content reaching* the receiver; text the receiver sent is not)."""
+        try:
+            sent = orjson.dumps(request.frame)
+        except TypeError:
+            return
+        requests = self.ledger.requests
+        for marker, req in self.markers.scan(sent):
+            other = requests.get(req)
+            if other is not None and other.user != request.user:
+                self.quoted.setdefault(request.user, set()).add(marker)
 
     def _close(self, record: Close) -> None:
         conn = self.ledger.conn(record.conn, record.user, record.line)
@@ -278,6 +296,10 @@ class Checker:
                 if line_markers is None:
                     line_markers = self.markers.scan(text)
                 markers = line_markers
+            if markers and self.quoted:
+                own_text = self.quoted.get(user)
+                if own_text is not None:
+                    markers = tuple(m for m in markers if m[0] not in own_text)
             stats.events += 1
             self._deliver(conn, Delivery(event, user, conn_id, t, line, source, markers))
 

@@ -1,0 +1,151 @@
+"""Review of issue 10 by an independent reading of SPEC: ``cross_user_content`` and markers.
+
+SPEC: "user B received content carrying a marker minted for a request of user A, whatever ids
+the event carries"; "A's marker in it is cross_user_content (A's content reached B)". Cases the
+first corpus did not write: a quote of a request that already finished, a marker repeated,
+split or embedded in a URL, markers in other formats than the harness's, and a user whose own
+request text carries another user's minted marker (that user's own content, heard back).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.histories import History, findings, only, requests_of, saying, two_users_overlapping, witnesses
+
+
+def _bob_says(text: str, *, echo: bool = True) -> tuple[History, int, list[int]]:
+    """alice asks and is answered; bob's run then says ``text(alice's ask)`` in its thinking.
+    Returns the history, alice's request line and the lines of bob's run."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    frames = h.frames(b, echo=echo)
+    frames[1] = saying(frames[1], text.format(text=a.text, marker=a.marker))
+    lines = h.deliver("bob", frames, at=1.3)
+    h.end(at=10.0)
+    return h, h.line(a.record), lines
+
+
+# ---- quoting requests that are no longer in flight ----------------------------------------
+
+
+@pytest.mark.parametrize("echo", [True, False])
+def test_bobs_run_quoting_alices_finished_request_is_cross_user_content_and_bobs_request_is_ok(echo: bool) -> None:
+    """Planted: alice's request finished before bob's run quotes it (a cache of last prompts).
+    SPEC sets no window: content of another user's request reached bob. With or without bob's
+    own marker in his run, the ids say the run is bob's, so bob's request is answered."""
+    h, asked, lines = _bob_says("Earlier someone asked: {text}", echo=echo)
+    v = h.check()
+    assert only(v) == {"cross_user_content": 1}
+    assert witnesses(v, "cross_user_content") == [[asked, lines[1]]]
+    assert [(f["user"], f["owner"]) for f in findings(v, "cross_user_content")] == [("bob", "alice")]
+    r = requests_of(v)
+    assert (r["completed"], r["failed"], r["unknown"]) == (2, 0, 0)
+
+
+def test_a_marker_repeated_three_times_in_one_event_is_one_finding() -> None:
+    """Planted: one event, one finding, however often the marker appears in it."""
+    h, asked, lines = _bob_says("{marker} {marker} {marker}")
+    v = h.check()
+    assert only(v) == {"cross_user_content": 1}
+    assert witnesses(v, "cross_user_content") == [[asked, lines[1]]]
+
+
+@pytest.mark.parametrize("shape", ["see https://cache.local/{marker}?q=1", "({marker}).", "x\u2028{marker}\u2029y\u0085",
+                                   "line1\\n{marker}\\tend", "marker={marker};"])
+def test_a_marker_embedded_in_punctuation_urls_or_line_separators_is_found(shape: str) -> None:
+    h, asked, lines = _bob_says(shape)
+    v = h.check()
+    assert only(v) == {"cross_user_content": 1}
+    assert witnesses(v, "cross_user_content") == [[asked, lines[1]]]
+
+
+def test_a_marker_split_across_two_events_is_in_neither() -> None:
+    """Near miss: each event carries half of alice's marker; no event carries a marker."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    frames = h.frames(b)
+    half = len(a.marker) // 2
+    first = saying(frames[1], f"part {a.marker[:half]}")
+    second = {**saying(frames[1], f"rest {a.marker[half:]}"), "timestamp": "2026-11-22T00:00:30Z"}
+    h.deliver("bob", frames[:2] + [first, second] + frames[2:], at=1.3)
+    assert only(h.end(at=10.0).check()) == {}
+
+
+def test_a_marker_extended_by_more_token_characters_is_another_token() -> None:
+    """Near miss: alice's marker followed at once by more hex digits is a longer token, not her
+    marker (markers are matched as whole tokens)."""
+    h, _, _ = _bob_says("{marker}0f")
+    assert only(h.check()) == {}
+
+
+@pytest.mark.parametrize("marker", ["MARK_alice_1", "m-1", "req:42:xyz", "#42"])
+def test_markers_in_other_formats_than_the_harness_are_learned_from_the_send(marker: str) -> None:
+    """Planted: the checker learns markers from ``send`` records, whatever their format (a
+    private history need not use ``xtm-`` + hex). bob's marker is alice's with a suffix."""
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2)
+    a = h.ask("alice", at=1.0, marker=marker)
+    b = h.ask("bob", at=1.05, marker=marker + "B")
+    h.answer(a, at=1.1)
+    frames = h.frames(b)
+    frames[1] = saying(frames[1], f"Reading: {a.text}")
+    lines = h.deliver("bob", frames, at=1.2)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_content": 1}
+    assert witnesses(v, "cross_user_content") == [[h.line(a.record), lines[1]]]
+    assert requests_of(v)["completed"] == 2
+
+
+# ---- a user's own text carrying another user's marker --------------------------------------
+
+
+def test_alices_own_request_quoting_bobs_marker_heard_back_in_her_run_is_her_own_content() -> None:
+    """Near miss: alice pastes bob's (minted, finished) marker into her own request, and her run
+    echoes her text. What reached alice is what alice sent, not bob's content reaching her."""
+    h, a, b = two_users_overlapping()
+    h.answer(b, at=1.1)
+    c = h.ask("alice", at=1.5, text=f"What does {b.marker} mean?")
+    d = h.ask("bob", at=1.51)
+    h.answer(a, at=1.6)
+    h.answer(c, at=1.7)
+    h.answer(d, at=1.8)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert requests_of(v)["completed"] == 4
+
+
+def test_bobs_content_reaching_alice_before_she_quoted_his_marker_is_still_a_leak() -> None:
+    """Planted: the leak comes first (bob's marker in alice's run), then alice pastes it into a
+    request of her own; only what came before her own text carried it is a leak."""
+    h, a, b = two_users_overlapping()
+    h.answer(b, at=1.1)
+    frames = h.frames(a)
+    frames[1] = saying(frames[1], f"Reading: {b.text}")
+    lines = h.deliver("alice", frames, at=1.2)
+    c = h.ask("alice", at=1.5, text=f"What does {b.marker} mean?")
+    d = h.ask("bob", at=1.51)
+    h.answer(c, at=1.7)
+    h.answer(d, at=1.8)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_content": 1}
+    assert witnesses(v, "cross_user_content") == [[h.line(b.record), lines[1]]]
+
+
+def test_a_third_users_run_carrying_the_marker_alice_quoted_is_a_leak_to_that_user() -> None:
+    """Planted: alice's own quote of bob's marker exempts alice only; carol's run carrying bob's
+    marker is bob's content reaching carol."""
+    h, a, b = two_users_overlapping()
+    h.user("carol", at=0.3)
+    h.answer(b, at=1.1)
+    c = h.ask("alice", at=1.5, text=f"What does {b.marker} mean?")
+    k = h.ask("carol", at=1.51)
+    h.answer(a, at=1.6)
+    h.answer(c, at=1.7)
+    frames = h.frames(k)
+    frames[1] = saying(frames[1], f"Reading: {b.text}")
+    lines = h.deliver("carol", frames, at=1.8)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_content": 1}
+    assert witnesses(v, "cross_user_content") == [[h.line(b.record), lines[1]]]
+    assert [(f["user"], f["owner"]) for f in findings(v, "cross_user_content")] == [("carol", "bob")]
