@@ -42,7 +42,7 @@ from xtalk.core.ids import ConnId, Marker, ReqId, RunId, UserName
 from xtalk.core.lifecycle import Judgement
 from xtalk.core.markers import MarkerIndex
 from xtalk.core.normalise import Event, Normaliser, Problem
-from xtalk.core.outcomes import Ending, at_end, finished, gaps, on_close
+from xtalk.core.outcomes import Ending, answered, at_end, finished, gaps, on_close
 from xtalk.core.profile import EventKind
 from xtalk.core.records import (
     ClientError,
@@ -444,6 +444,8 @@ class Checker:
         book.delivered(d, decision.source or receiver, decision.content)
         if decision.advances and request is not None:
             self._advance(request, d, counted=decision.kind is not None)
+        if decision.answers is not None:
+            self._end(answered(decision.answers, d.t, event.kind is _FAILED), answered=True)
 
     def _advance(self, request: Request, d: Delivery, counted: bool) -> None:
         """The receiver's own request: duplicates, then its lifecycle."""

@@ -1,0 +1,233 @@
+"""Review of issue 10 by an independent reading of SPEC: "requests are not lost track of",
+deadlines, tabs and reconnects.
+
+NETRA_PROTOCOL §5: "an emitter reused across runs overwrites run_id/thread_id with its old ones:
+events stamped with a previous run's ids". A request answered completely under such a stale run
+id was answered: SPEC "never unknown because the checker bound its run elsewhere". What its
+events count as follows their ids (the previous run's), as the kind table says.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.histories import Ask, History, findings, identity_of, only, requests_of, two_users_overlapping, witnesses
+
+
+def _restamped(frames: list[dict[str, Any]], minute: int) -> list[dict[str, Any]]:
+    """``frames`` with time stamps of another minute (a later run never repeats a stamp)."""
+    return [{**f, "timestamp": f["timestamp"].replace("T00:00:", f"T00:{minute:02d}:")} for f in frames]
+
+
+def _counts(v: Any) -> tuple[int, int, int, int]:
+    r = requests_of(v)
+    return r["sent"], r["completed"], r["failed"], r["unknown"]
+
+
+def _second_round(h: History) -> tuple[Ask, Ask]:
+    """alice and bob ask again, overlapping, after both first requests finished."""
+    return h.ask("alice", at=2.0), h.ask("bob", at=2.01)
+
+
+# ---- a stale run id --------------------------------------------------------------------------
+
+
+def test_bobs_second_run_stamped_with_his_first_runs_id_answers_his_second_request() -> None:
+    """Planted: bob's second run carries bob's first run's id (a reused emitter) and bob's
+    second marker. By their ids its events belong to the first request, after its final event;
+    the second request was answered all the same: ok, not unknown."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    h.answer(b, at=1.2)
+    a2, b2 = _second_round(h)
+    h.answer(a2, at=2.1)
+    lines = h.deliver("bob", _restamped(h.frames(b2, run=b.run), 1), at=2.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"event_after_completion": len(lines)}
+    assert all(w[-1] in lines for w in witnesses(v, "event_after_completion"))
+    assert _counts(v) == (4, 4, 0, 0)
+
+
+def test_bobs_run_stamped_with_alices_finished_runs_id_is_cross_user_and_answers_bobs_request() -> None:
+    """Planted: bob's run carries alice's earlier (finished) run id, bob's user id and marker.
+    By its run id each event belongs to alice's request (cross_user_event, alice → bob); bob's
+    request was answered (its final event, with its marker, reached bob): ok."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    h.answer(b, at=1.2)
+    a2, b2 = _second_round(h)
+    h.answer(a2, at=2.1)
+    lines = h.deliver("bob", _restamped(h.frames(b2, run=a.run), 1), at=2.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": len(lines)}
+    assert {(f["user"], f["owner"]) for f in findings(v, "cross_user_event")} == {("bob", "alice")}
+    assert _counts(v) == (4, 4, 0, 0)
+
+
+def test_a_stale_run_id_on_a_run_that_ends_in_agent_error_fails_the_request_not_unknown() -> None:
+    """Planted: the stale-id run ends with agent_error carrying bob's marker: bob's request
+    failed (answered with an error), not unknown."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    h.answer(b, at=1.2)
+    a2, b2 = _second_round(h)
+    h.answer(a2, at=2.1)
+    frames = _restamped(h.frames(b2, run=b.run, tool=False, sub=False), 1)
+    frames[-1] = {"type": "agent_error", "run_id": b.run, "agent_name": "supervisor",
+                  "timestamp": "2026-11-22T00:01:09Z", "data": {"error_message": f"failed: {b2.text}"}}
+    lines = h.deliver("bob", frames, at=2.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"event_after_completion": len(lines)}
+    assert _counts(v) == (4, 3, 1, 0)
+
+
+def test_a_stale_run_id_final_event_without_the_new_requests_marker_leaves_it_unknown() -> None:
+    """Near miss: nothing in the stale-id run names bob's second request (no marker echoed):
+    nothing says it was answered; in flight at the end before its deadline, it is unknown."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    h.answer(b, at=1.2)
+    a2, b2 = _second_round(h)
+    h.answer(a2, at=2.1)
+    lines = h.deliver("bob", _restamped(h.frames(b2, run=b.run, echo=False), 1), at=2.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"event_after_completion": len(lines)}
+    assert _counts(v) == (4, 3, 0, 1)
+
+
+def test_a_run_answering_bobs_first_request_that_quotes_his_pending_second_one_does_not_answer_it() -> None:
+    """Near miss: bob sent two requests; the first one's own run (its own id, still in flight)
+    ends with a text quoting the second one. The second request is still waiting for its own
+    run, which answers it later: both ok, nothing found."""
+    h, a, b = two_users_overlapping()
+    b2 = h.ask("bob", at=1.06, text="And the week before?")
+    h.answer(a, at=1.1)
+    frames = h.frames(b)
+    frames[-1] = {**frames[-1], "data": {"final_response": f"Done; next: {b2.text}"}}
+    h.deliver("bob", frames, at=1.2)
+    h.answer(b2, at=1.5)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (3, 3, 0, 0)
+
+
+# ---- deadlines ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("echo", [True, False])
+def test_a_request_answered_after_a_long_but_legal_delay_is_ok(echo: bool) -> None:
+    """Near miss: bob's run starts 19 s after his send and ends before his deadline (31.05 s),
+    with or without his marker; heartbeats in between."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    for t in range(3, 20, 4):
+        h.recv("bob", {"type": "heartbeat", "data": {"connection_id": "c", "timestamp": 1.0 * t}}, at=float(t))
+    h.answer(b, at=20.0, gap=1.2, echo=echo)
+    v = h.end(at=40.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (2, 2, 0, 0)
+
+
+def test_a_request_with_no_final_event_by_the_end_of_a_long_drain_is_dropped() -> None:
+    """Planted: bob's run stops after its thinking; the drain waited 30 s past the load; the
+    end comes after the deadline: dropped_response."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    h.deliver("bob", h.frames(b)[:2], at=1.2)
+    v = h.end(at=45.0, drain=30.0).check()
+    assert only(v) == {"dropped_response": 1}
+    assert witnesses(v, "dropped_response") == [[h.line(b.record)]]
+
+
+# ---- tabs and reconnects -----------------------------------------------------------------
+
+
+def test_alices_event_reaching_bobs_idle_second_tab_is_a_cross_user_event() -> None:
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2)
+    h.open("bob", conn="bob-c2", at=0.3)
+    a = h.ask("alice", at=1.0)
+    b = h.ask("bob", at=1.05)
+    frames = h.answer(a, at=1.1)
+    h.answer(b, at=1.2)
+    h.recv("bob", frames[1], at=1.5, conn="bob-c2")
+    leak = h.line(h.last)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": 1}
+    assert witnesses(v, "cross_user_event") == [[h.line(a.record), leak]]
+    assert findings(v, "cross_user_event")[0]["conn"] == "bob-c2"
+
+
+@pytest.mark.parametrize("echo", [True, False])
+def test_bobs_two_tabs_whose_runs_arrive_on_each_others_tab_are_clean(echo: bool) -> None:
+    """Near miss: one user, two tabs, one request each; each run arrives on the other tab."""
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2)
+    h.open("bob", conn="bob-c2", at=0.3)
+    a = h.ask("alice", at=1.0)
+    b1 = h.ask("bob", at=1.05)
+    b2 = h.ask("bob", at=1.06, conn="bob-c2")
+    h.answer(a, at=1.1)
+    h.answer(b1, at=1.2, conn="bob-c2", echo=echo)
+    h.answer(b2, at=1.3, conn="bob-c1", echo=echo)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (3, 3, 0, 0)
+
+
+def test_a_run_cut_by_a_server_close_and_finished_on_the_reconnected_tab_is_one_connection_lost() -> None:
+    """Planted: the server closes alice's connection mid-run (1011); she reconnects and the rest
+    of the run arrives on the new connection. The request was in flight when the server closed
+    its connection: connection_lost, once; the rest of its run is not a phantom."""
+    h, a, b = two_users_overlapping()
+    frames = h.frames(a)
+    h.deliver("alice", frames[:3], at=1.1)
+    h.close("alice", at=1.2, code=1011)
+    closed = h.line(h.last)
+    h.open("alice", conn="alice-c2", at=1.3)
+    h.deliver("alice", frames[3:], at=1.4, conn="alice-c2")
+    h.answer(b, at=1.2)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"connection_lost": 1}
+    assert witnesses(v, "connection_lost") == [[h.line(a.record), closed]]
+    assert _counts(v) == (2, 1, 1, 0)
+
+
+def test_a_user_reconnecting_after_a_server_close_between_requests_is_clean() -> None:
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    h.answer(b, at=1.2)
+    h.close("alice", at=2.0, code=1011)
+    h.open("alice", conn="alice-c2", at=2.1)
+    a2 = h.ask("alice", at=2.5, conn="alice-c2")
+    b2 = h.ask("bob", at=2.51)
+    h.answer(a2, at=2.6, conn="alice-c2")
+    h.answer(b2, at=2.7)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (4, 4, 0, 0)
+
+
+def test_events_stamped_with_integer_ids_match_their_string_forms() -> None:
+    """Near miss: a backend that sends numeric run and user ids (sometimes as strings, sometimes
+    as numbers) for users whose identities are numeric strings."""
+    h = History()
+    h.user("alice", identity="1001", at=0.1).user("bob", identity="1002", at=0.2)
+    a = h.ask("alice", at=1.0)
+    b = h.ask("bob", at=1.05)
+    fa, fb = h.frames(a), h.frames(b)
+    for i, f in enumerate(fa):
+        f["run_id"], f["user_id"] = (101, 1001) if i % 2 else ("101", "1001")
+    for f in fb:
+        f["run_id"], f["user_id"] = 202, 1002
+    h.deliver("alice", fa, at=1.1)
+    h.deliver("bob", fb, at=1.2)
+    h.recv("bob", {**fa[1], "timestamp": "2026-11-22T00:00:50Z"}, at=2.0)
+    leak = h.line(h.last)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": 1}
+    assert witnesses(v, "cross_user_event") == [[h.line(a.record), leak]]
+    assert identity_of("alice") != "1001"  # the builder's ids were replaced, not used
+    assert _counts(v) == (2, 2, 0, 0)
