@@ -332,11 +332,15 @@ class Checker:
     def _welcome(self, conn: Conn, event: Event, t: float, line: int, frame: Any) -> None:
         if event.mode and conn.engine is None:
             conn.engine = event.mode
-        if conn.welcomed or event.user_id is None:
+        # Every welcome that shows a new id is judged (a later one may re-point the session at
+        # another user: SPEC "the server's idea of a connection's user"), once per connection.
+        if conn.welcomed or event.user_id is None or event.user_id == conn.welcome_id:
             return
-        conn.welcomed = True
-        self._found(self.identities.welcome(conn.user, conn.conn, event.user_id, event.type, t, line, frame),
-                    conn.engine)
+        conn.welcome_id = event.user_id
+        finding = self.identities.welcome(conn.user, conn.conn, event.user_id, event.type, t, line, frame)
+        if finding is not None:
+            conn.welcomed = True  # one identity finding per connection's welcomes
+            self._found(finding, conn.engine)
 
     # ---- deliveries ------------------------------------------------------------------------
 

@@ -70,7 +70,8 @@ class Conn:
     requests: list[Request] = field(default_factory=list)  # unfinished, oldest first
     last: Request | None = None
     closed_by: str | None = None
-    welcomed: bool = False
+    welcomed: bool = False  # a welcome of it showed another identity (found once)
+    welcome_id: str | None = None  # the id its last judged welcome showed
     probe: str | None = None  # an active probe opened it: an error frame here is an answer
     refusal_probe: str | None = None  # a probe expects the server to refuse this connection
     probe_line: int = 0
