@@ -9,6 +9,9 @@ request text carries another user's minted marker (that user's own content, hear
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.histories import History, findings, only, requests_of, saying, two_users_overlapping, witnesses
@@ -79,14 +82,18 @@ def test_a_marker_extended_by_more_token_characters_is_another_token() -> None:
     assert only(h.check()) == {}
 
 
-@pytest.mark.parametrize("marker", ["MARK_alice_1", "m-1", "req:42:xyz", "#42"])
-def test_markers_in_other_formats_than_the_harness_are_learned_from_the_send(marker: str) -> None:
+@pytest.mark.parametrize(("marker", "bobs"), [
+    ("MARK_alice_1", "MARK_bob_1"), ("m-1", "m-2"), ("req:42:xyz", "req:43:xyz"), ("#42", "#43"),
+    ("<<m-7>>", "<<m-8>>"), ("alice/r1", "bob/r1"), ("\u27e6a1\u27e7", "\u27e6b1\u27e7"), ("mark a1", "mark b1"),
+])
+def test_markers_in_other_formats_than_the_harness_are_learned_from_the_send(marker: str, bobs: str) -> None:
     """Planted: the checker learns markers from ``send`` records, whatever their format (a
-    private history need not use ``xtm-`` + hex). bob's marker is alice's with a suffix."""
+    private history need not use ``xtm-`` + hex): token-like ones and ones with brackets,
+    slashes, non-ASCII characters or a space in them."""
     h = History()
     h.user("alice", at=0.1).user("bob", at=0.2)
     a = h.ask("alice", at=1.0, marker=marker)
-    b = h.ask("bob", at=1.05, marker=marker + "B")
+    b = h.ask("bob", at=1.05, marker=bobs)
     h.answer(a, at=1.1)
     frames = h.frames(b)
     frames[1] = saying(frames[1], f"Reading: {a.text}")
@@ -95,6 +102,39 @@ def test_markers_in_other_formats_than_the_harness_are_learned_from_the_send(mar
     assert only(v) == {"cross_user_content": 1}
     assert witnesses(v, "cross_user_content") == [[h.line(a.record), lines[1]]]
     assert requests_of(v)["completed"] == 2
+
+
+def test_a_non_ascii_marker_in_a_history_written_with_ascii_escapes_is_found(tmp_path: Path) -> None:
+    """Planted: a history written by Python's json module (non-ASCII as \\uXXXX escapes)."""
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2)
+    a = h.ask("alice", at=1.0, marker="\u27e6a1\u27e7")
+    b = h.ask("bob", at=1.05, marker="\u27e6b1\u27e7")
+    h.answer(a, at=1.1)
+    frames = h.frames(b)
+    frames[1] = saying(frames[1], f"Reading: {a.text}")
+    lines = h.deliver("bob", frames, at=1.2)
+    h.end(at=10.0)
+    text = "".join(json.dumps(r) + "\n" for r in h.ordered()).encode("ascii")
+    assert b"\\u27e6a1" in text
+    v = h.check_file(tmp_path / "history.jsonl", text)
+    assert only(v) == {"cross_user_content": 1}
+    assert witnesses(v, "cross_user_content") == [[h.line(a.record), lines[1]]]
+
+
+@pytest.mark.parametrize("said", ["<<m-7>>", "alice/r1x", "mark a1b"])
+def test_an_odd_marker_differing_or_glued_to_more_token_characters_is_not_found(said: str) -> None:
+    """Near miss: ``<<m-7>>`` is not alice's ``<<m-1>>``; ``alice/r1x`` and ``mark a1b`` are
+    her markers glued to more token characters: other strings."""
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2)
+    a = h.ask("alice", at=1.0, marker={"<<m-7>>": "<<m-1>>", "alice/r1x": "alice/r1", "mark a1b": "mark a1"}[said])
+    b = h.ask("bob", at=1.05, marker="bob-marker-1")
+    h.answer(a, at=1.1)
+    frames = h.frames(b)
+    frames[1] = saying(frames[1], f"Reading: {said}")
+    h.deliver("bob", frames, at=1.2)
+    assert only(h.end(at=10.0).check()) == {}
 
 
 # ---- a user's own text carrying another user's marker --------------------------------------
