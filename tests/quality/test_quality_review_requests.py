@@ -231,3 +231,51 @@ def test_events_stamped_with_integer_ids_match_their_string_forms() -> None:
     assert witnesses(v, "cross_user_event") == [[h.line(a.record), leak]]
     assert identity_of("alice") != "1001"  # the builder's ids were replaced, not used
     assert _counts(v) == (2, 2, 0, 0)
+
+
+# ---- a reply stamped a little before its send record -------------------------------------
+
+
+def _early_reply(offset: float, *, swap: bool) -> tuple[History, Ask, list[bytes]]:
+    """alice and bob ask; bob's run (no marker echoed: only ids and connection tell) has its
+    first event stamped ``offset`` s before bob's send record; ``swap``: the writer also wrote
+    that event's line before the send's."""
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2)
+    a = h.ask("alice", at=1.0)
+    b = h.ask("bob", at=1.01)
+    h.deliver("alice", h.frames(a, echo=False), at=1.1)
+    frames = h.frames(b, echo=False)
+    h.recv("bob", frames[0], at=round(1.01 - offset, 6))
+    first = h.last
+    h.deliver("bob", frames[1:], at=1.2)
+    h.end(at=10.0)
+    lines = h.lines()
+    if swap:
+        order = h.ordered()
+        i, j = order.index(b.record), order.index(first)
+        lines[i], lines[j] = lines[j], lines[i]
+    return h, b, lines
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_a_fast_reply_stamped_2_ms_before_its_send_record_answers_it(swap: bool) -> None:
+    """Near miss: clock reads race the writer (the checker allows records 50 ms out of time
+    order): the reply is the run answering bob's request, not a phantom."""
+    from xtalk.core.checker import CheckConfig
+    from xtalk.history import check_lines
+    from xtalk.profiles.netra import NETRA
+
+    _, _, lines = _early_reply(0.002, swap=swap)
+    v = check_lines(lines, CheckConfig(profile=NETRA))
+    assert only(v) == {} and v.verdict == "pass"
+    assert _counts(v) == (2, 2, 0, 0)
+
+
+def test_a_run_starting_well_before_the_send_is_a_phantom() -> None:
+    """Planted: the same run starting 0.3 s before bob asked (beyond any clock jitter) answers
+    no request sent in the run when it arrived: its events are phantoms."""
+    h, _, lines = _early_reply(0.3, swap=False)
+    v = h.check()
+    assert only(v) == {"phantom_event": 7}
+    assert _counts(v) == (2, 1, 0, 1)

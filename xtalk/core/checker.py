@@ -31,7 +31,7 @@ import orjson
 from xtalk.core.anomaly import ANOMALY_KINDS, AnomalyKind, Explanation, Finding
 from xtalk.core.attribution import OWN, attribute
 from xtalk.core.chains import Chains
-from xtalk.core.config import CheckConfig
+from xtalk.core.config import TIME_JITTER, CheckConfig
 from xtalk.core.delivery import Delivery
 from xtalk.core.duplicates import duplicate_finding
 from xtalk.core.explain import describe_recv, describe_send
@@ -64,7 +64,6 @@ from xtalk.core.verdict import CONNECT_PHASES, Counts, Verdict, decide, freeze, 
 
 __all__ = ["CheckConfig", "Checker"]  # the documented API: from xtalk.core.checker import Checker, CheckConfig
 
-TIME_JITTER = 0.05  # seconds a record may lag the one before it (clock reads racing the writer)
 
 _NOISE = EventKind.NOISE
 _SERVER_ERROR = EventKind.SERVER_ERROR

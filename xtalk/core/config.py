@@ -9,6 +9,12 @@ from typing import Any
 from xtalk.core.profile import Profile
 
 
+#: Seconds a record may lag the one before it (clock reads racing the writer): time may run
+#: back this much without breaking the history, and a run's first event stamped this much
+#: before a send may still answer it (a fast reply stamped before its send record was).
+TIME_JITTER = 0.05
+
+
 @dataclass(frozen=True, slots=True)
 class LatencyLimit:
     phase: str

@@ -13,6 +13,8 @@ then is it bound, on everything it carried. Evidence, strongest first:
    (``Evidence.IDS``); then the connection it first arrived on: the request that run reserved
    (the first new run id seen on a connection after a send reserves the oldest unclaimed pending
    request there) or that user's oldest pending request sent before it (``Evidence.CONNECTION``);
+   "before" with the history's clock jitter (``TIME_JITTER``): a fast reply may be stamped a few
+   milliseconds before its send record;
 4. a content marker of a pending request of a user the run never reached, when nothing above
    names a waiting request: that user's run, delivered elsewhere (``Evidence.CONTENT``);
 5. nothing: the run answers no request (its events are phantoms).
@@ -39,6 +41,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from xtalk.core.config import TIME_JITTER
 from xtalk.core.delivery import Delivery
 from xtalk.core.identity import Identities
 from xtalk.core.ids import ConnId, ReqId, RunId, UserName
@@ -114,7 +117,7 @@ class Runs:
             run = self.open[run_id] = Run(run_id, d.t, d.conn, d.user)
             self.on_conn.setdefault(d.conn, []).append(run_id)
             for request in conn.requests:  # the oldest request here that no other run claimed
-                if request.t <= d.t and self._pending(request, run_id):
+                if request.t <= d.t + TIME_JITTER and self._pending(request, run_id):
                     self.reserved_by[request.req] = run_id
                     run.reserved = request
                     break
@@ -345,7 +348,7 @@ class Runs:
             best_score: tuple[int, int, float] | None = None
             for conn in self.ledger.user_conns.get(user, ()):
                 for request in conn.requests:
-                    if request.t > run.first_t or not self._pending(request, run.run):
+                    if request.t > run.first_t + TIME_JITTER or not self._pending(request, run.run):
                         continue
                     score = (int(request.conn == run.first_conn), int(request.thread in threads), -request.t)
                     if best_score is None or score > best_score:
