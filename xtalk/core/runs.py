@@ -257,13 +257,25 @@ class Runs:
                     marked.setdefault(req, request)
         return list(marked.values())
 
+    def _owners_marked(self, run: Run, marked: list[Request]) -> set[ReqId]:
+        """``_heard_by_owner``, checked against the requests' users."""
+        if not marked:
+            return set()
+        by_req = {r.req: r for r in marked}
+        own: set[ReqId] = set()
+        for d in run.items:
+            for _, req in d.markers:
+                r = by_req.get(req)
+                if r is not None and r.user == d.user:
+                    own.add(req)
+        return own
+
     def _marked(self, run: Run, marked: list[Request] | None = None) -> bool:
         """Do the run's markers settle whose it is (a conflicted run need not wait)?"""
-        receivers = {d.user for d in run.items}
-        return any(
-            (r.user in receivers and r.req not in self.strong) or self._weakly_claimable(r)
-            for r in (marked if marked is not None else self._marked_requests(run))
-        )
+        if marked is None:
+            marked = self._marked_requests(run)
+        own = self._owners_marked(run, marked)
+        return any((r.req in own and r.req not in self.strong) or self._weakly_claimable(r) for r in marked)
 
     def _quoting(self, run: Run, marked: list[Request] | None = None) -> bool:
         """Does the run carry a waiting request's marker of a user it never reached, and no
@@ -274,10 +286,10 @@ class Runs:
             marked = self._marked_requests(run)
         if not marked:
             return False  # no marker at all: nothing to quote
-        receivers = {d.user for d in run.items}
-        if any(r.user in receivers and r.req not in self.strong for r in marked):
+        own = self._owners_marked(run, marked)
+        if any(r.req in own and r.req not in self.strong for r in marked):
             return False
-        return any(r.user not in receivers and self._weakly_claimable(r) for r in marked)
+        return any(r.req not in own and self._weakly_claimable(r) for r in marked)
 
     def _weakly_claimable(self, request: Request) -> bool:
         """Can content alone bind a run to it? Only while it waits, or its runs went elsewhere."""
@@ -293,15 +305,23 @@ class Runs:
             if markers:
                 for q in {q for _, q in markers} if len(markers) > 1 else (markers[0][1],):
                     weight[q] = weight.get(q, 0) + 1
-        own = [r for r in marked if r.user in receivers and r.req not in self.strong]
+        heard = self._owners_marked(run, marked)  # markers that reached their own user
+        own = [r for r in marked if r.req in heard and r.req not in self.strong]
         if own:
             own.sort(key=lambda r: (r.user != run.first_user, r is not run.reserved, -weight[r.req], r.t))
             return own[0], Evidence.CONNECTION
         named = self._id_users(run)
-        foreign = [r for r in marked if r.user not in receivers and self._weakly_claimable(r)]
+        foreign = [r for r in marked if r.req not in heard and self._weakly_claimable(r)]
         foreign.sort(key=lambda r: (r.user not in named, -weight[r.req], r.t))
         if foreign and foreign[0].user in named:
             return foreign[0], Evidence.IDS  # its ids and its content name the same user
+        # A marker of a user the run reached, only in deliveries to another user: that user's
+        # request, unless the run's ids name someone else (a copy of one user's run to another
+        # does not make the other user's content in it the copy's owner's).
+        reached = [r for r in marked if r.user in receivers and r.req not in self.strong and not named]
+        if reached:
+            reached.sort(key=lambda r: (r.user != run.first_user, r is not run.reserved, -weight[r.req], r.t))
+            return reached[0], Evidence.CONNECTION
         found = self._by_ids_and_connection(run, receivers)
         if found is not None:
             return found  # the ids say whose run it is; another user's marker in it is content
