@@ -189,3 +189,76 @@ def test_a_third_users_run_carrying_the_marker_alice_quoted_is_a_leak_to_that_us
     assert only(v) == {"cross_user_content": 1}
     assert witnesses(v, "cross_user_content") == [[h.line(b.record), lines[1]]]
     assert [(f["user"], f["owner"]) for f in findings(v, "cross_user_content")] == [("carol", "bob")]
+
+
+# ---- a run judged as a whole: whose marker reached whom ------------------------------------
+
+
+def _alice_quotes_bob_and_leaks(copies_to_bob: tuple[int, ...], copy_to_alice: bool) -> tuple[History, dict[str, int]]:
+    """alice's run (her ids, no marker of hers) quotes bob's pending request in its thinking;
+    events ``copies_to_bob`` of it are also delivered to bob (alice's ids, new stamps); bob's own
+    run echoes his marker, and (``copy_to_alice``) its tool call also reaches alice."""
+    h, a, b = two_users_overlapping()
+    theirs = h.frames(a, echo=False)
+    theirs[1] = saying(theirs[1], f"Quote: {b.text}")
+    mine = h.frames(b)
+    lines: dict[str, int] = {}
+    t = 1.1
+    for i, frame in enumerate(theirs):
+        h.recv("alice", frame, at=round(t, 6))
+        if i == 1:
+            lines["quote"] = h.line(h.last)
+        t += 0.01
+        if i in copies_to_bob:
+            h.recv("bob", {**frame, "timestamp": f"2026-11-22T00:01:{i:02d}Z"}, at=round(t, 6))
+            t += 0.01
+    for i, frame in enumerate(mine):
+        h.recv("bob", frame, at=round(t, 6))
+        t += 0.01
+        if copy_to_alice and i == 3:
+            h.recv("alice", {**frame, "timestamp": "2026-11-22T00:02:00Z"}, at=round(t, 6))
+            t += 0.01
+    h.end(at=10.0)
+    lines["bob_asked"] = h.line(b.record)
+    return h, lines
+
+
+@pytest.mark.parametrize(("copies", "back"), [((2,), False), ((2, 5), False), ((2, 5), True), ((0, 3, 6), True)])
+def test_a_run_whose_copies_reached_bob_is_still_alices_when_bobs_marker_is_only_in_alices_part(
+        copies: tuple[int, ...], back: bool) -> None:
+    """Planted: "the receiver's own marker" is a marker in a delivery to its own user. bob's
+    marker in alice's run is only in the thinking alice heard: content of bob's that reached
+    alice, not a sign that alice's run (whose ids are all alice's) answers bob because bob also
+    received copies of some of its events. Each copy is a cross_user_event; both requests ok."""
+    h, lines = _alice_quotes_bob_and_leaks(copies, back)
+    v = h.check()
+    assert only(v) == {"cross_user_content": 1, "cross_user_event": len(copies) + int(back)}
+    assert witnesses(v, "cross_user_content") == [[lines["bob_asked"], lines["quote"]]]
+    assert [(f["user"], f["owner"]) for f in findings(v, "cross_user_content")] == [("alice", "bob")]
+    assert sorted(f["owner"] for f in findings(v, "cross_user_event")) == sorted(
+        ["alice"] * len(copies) + ["bob"] * int(back))
+    r = requests_of(v)
+    assert (r["completed"], r["failed"], r["unknown"]) == (2, 0, 0)
+
+
+@pytest.mark.parametrize("first_to", ["alice", "bob"])
+def test_a_run_without_user_ids_split_between_two_users_is_the_user_whose_marker_it_carries(first_to: str) -> None:
+    """Planted: alice's run carries no user id; its thinking (with alice's marker) went to bob
+    only, its other events to alice (the first one to ``first_to``). The marker is alice's and
+    alice received the run: it answers alice's request; the event bob got is a cross-user event."""
+    h, a, b = two_users_overlapping()
+    frames = [{k: v for k, v in f.items() if k != "user_id"} for f in h.frames(a)]
+    frames[3] = saying(frames[3], "searching") if "thought" in str(frames[3]) else frames[3]
+    to = ["bob" if (i == 1 or (i == 0 and first_to == "bob")) else "alice" for i in range(len(frames))]
+    lines = [0] * len(frames)
+    for i, (frame, user) in enumerate(zip(frames, to)):
+        h.recv(user, frame, at=round(1.1 + i * 0.01, 6))
+        lines[i] = h.line(h.last)
+    h.answer(b, at=1.3)
+    v = h.end(at=10.0).check()
+    leaked = [i for i, u in enumerate(to) if u == "bob"]
+    kinds = only(v)
+    assert sum(kinds.values()) == len(leaked)
+    assert set(kinds) <= {"cross_user_event", "cross_user_content"}
+    assert sorted(w[-1] for k in kinds for w in witnesses(v, k)) == [lines[i] for i in leaked]
+    assert {f["owner"] for k in kinds for f in findings(v, k)} == {"alice"}

@@ -231,3 +231,75 @@ def test_a_sub_agents_error_answers_the_request_and_the_supervisors_completion_a
     assert witnesses(v, "event_after_completion") == [[lines[5], lines[6]]]
     r = requests_of(v)
     assert (r["completed"], r["failed"]) == (1, 1)
+
+
+def _split(h: History, a: Any, to_bob: set[int], *, copy: frozenset[int] | set[int] = frozenset()) -> tuple[
+        list[int], list[int]]:
+    """alice's run, each event to alice, except those in ``to_bob`` (to bob only) and those in
+    ``copy`` (to alice, then to bob with a new time stamp); the lines alice and bob got."""
+    mine, leaked = [], []
+    t = 1.1
+    for i, frame in enumerate(h.frames(a)):
+        if i not in to_bob:
+            h.recv("alice", frame, at=round(t, 6))
+            mine.append(h.line(h.last))
+            t += 0.01
+        if i in to_bob or i in copy:
+            h.recv("bob", frame if i in to_bob else {**frame, "timestamp": f"2026-11-22T00:03:{i:02d}Z"}, at=round(t, 6))
+            leaked.append(h.line(h.last))
+            t += 0.01
+    return mine, leaked
+
+
+def test_a_sub_agents_start_delivered_only_to_bob_still_nests_alices_run() -> None:
+    """Planted: a bridge falling back to the wrong user sends alice's sub-agent start to bob. It
+    is a cross_user_event; alice's run is judged as a whole: the sub-agent's completion she hears
+    closes the sub-agent, not her supervisor, so her supervisor's completion is her final event,
+    not an event after completion (the reference backend's bridge_fallback run showed 4)."""
+    h, a, b = two_users_overlapping()
+    _, leaked = _split(h, a, {2})
+    h.answer(b, at=1.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": 1}
+    assert witnesses(v, "cross_user_event") == [[h.line(a.record), leaked[0]]]
+    _ok(v, 2)
+
+
+def test_when_the_sub_agents_start_and_the_final_completion_both_went_to_bob_alices_request_failed() -> None:
+    """Planted: alice heard her sub-agent's completion but not her supervisor's, which bob got:
+    "when another user received its answer, failed" (the sub-agent's completion is no answer)."""
+    h, a, b = two_users_overlapping()
+    _, leaked = _split(h, a, {2, 6})
+    h.answer(b, at=1.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": 2}
+    assert sorted(w[-1] for w in witnesses(v, "cross_user_event")) == leaked
+    r = requests_of(v)
+    assert (r["completed"], r["failed"], r["unknown"]) == (1, 1, 0)
+
+
+@pytest.mark.parametrize("copy", [{0}, {2}, {0, 2}])
+def test_copies_of_agent_starts_to_bob_after_alice_heard_them_nest_nothing_twice(copy: set[int]) -> None:
+    """Near miss for the nesting: the starts alice heard are also copied to bob (new stamps):
+    each copy is a cross_user_event, and alice's run finishes on her supervisor's completion."""
+    h, a, b = two_users_overlapping()
+    _, leaked = _split(h, a, set(), copy=copy)
+    h.answer(b, at=1.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": len(copy)}
+    assert sorted(w[-1] for w in witnesses(v, "cross_user_event")) == leaked
+    _ok(v, 2)
+
+
+def test_a_sub_agents_completion_whose_start_was_never_sent_does_not_end_the_run_early() -> None:
+    """Reading (SPEC: "a finished run's missing event is incomplete_run only"): the analyst's
+    start never came to anyone; its completion closes the outermost agent for want of any other,
+    and the supervisor's own completion after it pairs with that, not event_after_completion.
+    (agent_started of the run was seen, so nothing is reported missing.)"""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    frames = h.frames(b)
+    h.deliver("bob", frames[:2] + frames[3:], at=1.2)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    _ok(v, 2)

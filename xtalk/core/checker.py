@@ -39,7 +39,7 @@ from xtalk.core.findings import FindingBook
 from xtalk.core.frames import Frame, classify, probe_violation, protocol_error
 from xtalk.core.identity import Identities, Source
 from xtalk.core.ids import ConnId, Marker, ReqId, RunId, UserName
-from xtalk.core.lifecycle import Judgement
+from xtalk.core.lifecycle import Judgement, Lifecycle
 from xtalk.core.markers import MarkerIndex
 from xtalk.core.normalise import Event, Normaliser, Problem
 from xtalk.core.outcomes import Ending, answered, at_end, finished, gaps, on_close
@@ -70,6 +70,7 @@ _SERVER_ERROR = EventKind.SERVER_ERROR
 _WELCOME = EventKind.WELCOME
 _RUN_OTHER = EventKind.RUN_OTHER
 _COMPLETED = EventKind.COMPLETED
+_STARTED = EventKind.STARTED
 _FAILED = EventKind.FAILED
 _NOTHING: list[tuple[Marker, Request]] = []  # no markers (never appended to)
 
@@ -435,10 +436,13 @@ class Checker:
                 self.runs.note_owner_received(binding, d)
             self._advance(request, d, False)
             return
-        if decision.leaked is not None:
-            decision.leaked.leaked = True
+        leaked = decision.leaked
+        if leaked is not None:
+            leaked.leaked = True
             if event.kind is _COMPLETED or event.kind is _FAILED:
-                decision.leaked.answered_elsewhere = True  # its answer went to another user
+                leaked.answered_elsewhere = True  # its answer went to another user
+            elif event.kind is _STARTED and isinstance(leaked.life, Lifecycle):
+                leaked.life.started_elsewhere(event)  # an agent of its run started elsewhere
         if decision.finding is not None:
             conn = self.ledger.conns.get(d.conn)
             engine = request.engine if request is not None else (conn.engine or "default") if conn else None
