@@ -279,3 +279,66 @@ def test_a_run_starting_well_before_the_send_is_a_phantom() -> None:
     v = h.check()
     assert only(v) == {"phantom_event": 7}
     assert _counts(v) == (2, 1, 0, 1)
+
+
+# ---- a run whose first event went to another user ----------------------------------------
+
+
+def _misrouted_start(h: History, a: Ask, to: list[str], *, echo_after: bool) -> list[int]:
+    """alice's run (her user id, no marker echoed): its first ``len(to)`` events go to the
+    users in ``to``, the rest to alice, then (``echo_after``) the misc completion echo; the lines
+    of the misrouted events."""
+    frames = h.frames(a, echo=False)
+    lines = []
+    t = 1.1
+    for i, frame in enumerate(frames):
+        h.recv(to[i] if i < len(to) else "alice", frame, at=round(t, 6))
+        if i < len(to):
+            lines.append(h.line(h.last))
+        t += 0.01
+    if echo_after:
+        h.recv("alice", {"type": "agent_completed", "payload": {"response": "Done.", "thread_id": a.thread}},
+               at=round(t, 6))
+    return lines
+
+
+@pytest.mark.parametrize("to", [["bob"], ["bob", "carol"], ["carol", "bob", "carol"]])
+@pytest.mark.parametrize("echo_after", [False, True])
+def test_a_run_whose_first_events_reached_other_users_is_still_the_run_its_ids_name(
+        to: list[str], echo_after: bool) -> None:
+    """Planted: "a run is judged as a whole": alice's run arrives first on bob's (and carol's)
+    connection, stamped with alice's user id, then goes on to alice. Its ids name alice and
+    alice received it: it answers alice's request. Each misrouted event is a cross_user_event;
+    no phantom, nothing missing, every request ok (was: 5 phantoms and an incomplete_run)."""
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2).user("carol", at=0.3)
+    a, b, c = h.ask("alice", at=1.0), h.ask("bob", at=1.01), h.ask("carol", at=1.02)
+    lines = _misrouted_start(h, a, to, echo_after=echo_after)
+    h.answer(b, at=1.3, echo=False)
+    h.answer(c, at=1.4, echo=False)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": len(to)}
+    assert sorted(w[-1] for w in witnesses(v, "cross_user_event")) == lines
+    assert {f["owner"] for f in findings(v, "cross_user_event")} == {"alice"}
+    assert _counts(v) == (3, 3, 0, 0)
+
+
+def test_a_misrouted_first_event_naming_another_user_does_not_take_the_receivers_request() -> None:
+    """Planted: dave's run's first event reaches carol's connection (dave's user id) before
+    carol's own run starts; the rest reaches dave. The misrouted event is no evidence that
+    carol's request was answered there: carol's own run answers carol's request."""
+    h = History()
+    for i, name in enumerate(["alice", "bob", "carol", "dave"]):
+        h.user(name, at=round(0.1 + 0.01 * i, 6))
+    asks = {name: h.ask(name, at=round(1.0 + 0.001 * i, 6)) for i, name in enumerate(["alice", "bob", "carol", "dave"])}
+    h.answer(asks["alice"], at=1.05, echo=False)
+    h.answer(asks["bob"], at=1.06, echo=False)
+    dave = h.frames(asks["dave"], echo=False)
+    h.recv("carol", dave[0], at=1.2)
+    leak = h.line(h.last)
+    h.deliver("dave", dave[1:], at=1.21, gap=0.02)
+    h.answer(asks["carol"], at=1.22, gap=0.02, echo=False)
+    v = h.end(at=10.0).check()
+    assert only(v) == {"cross_user_event": 1}
+    assert witnesses(v, "cross_user_event") == [[h.line(asks["dave"].record), leak]]
+    assert _counts(v) == (4, 4, 0, 0)

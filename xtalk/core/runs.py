@@ -24,6 +24,11 @@ run, or a shared prompt buffer's quote) is decided after the others, like a conf
 runs that carry their owners' markers claim their requests first, so that a quote never takes a
 request from its own answer, and what remains tells whose the quoting run is.
 
+A first event whose own ids name another harness user reserves nothing on the connection it
+reached (it is no evidence for that connection's user). A run that reached a second user stays
+undecided-but-owned when its ids name one harness user who received it: that user's connection
+becomes its home and it reserves that user's request there (a leak may arrive first).
+
 A run delivered to two users whose ids do not say whose it is (*conflicted*) reserves nothing
 and, unless markers settle it, is decided after the other runs, so that each user's own runs
 claim that user's requests first. A request claimed by a run its owner received is *strongly*
@@ -116,11 +121,12 @@ class Runs:
         if run is None:
             run = self.open[run_id] = Run(run_id, d.t, d.conn, d.user)
             self.on_conn.setdefault(d.conn, []).append(run_id)
-            for request in conn.requests:  # the oldest request here that no other run claimed
-                if request.t <= d.t + TIME_JITTER and self._pending(request, run_id):
-                    self.reserved_by[request.req] = run_id
-                    run.reserved = request
-                    break
+            if not self._names_another(d):  # its own ids naming another user: no evidence for this one
+                for request in conn.requests:  # the oldest request here that no other run claimed
+                    if request.t <= d.t + TIME_JITTER and self._pending(request, run_id):
+                        self.reserved_by[request.req] = run_id
+                        run.reserved = request
+                        break
         return self._buffer(run, d, echo)
 
     def join(self, conn: Conn, d: Delivery, request: Request | None = None) -> Ready | None:
@@ -138,13 +144,15 @@ class Runs:
         items.append(d)
         if echo is not None and run.echo is None:
             run.echo = echo
-        if not run.conflicted and d.user != items[0].user:
-            reserved = run.reserved
-            if reserved is None or not all(self._shows(x, reserved.user) for x in items):
-                # One run, two users, and its ids do not say whose: the other runs settle it
-                # (each user's own run claims that user's request); until then it claims none.
-                run.conflicted = True
-                self._release(run)
+        if d.user != run.first_user:
+            if not run.conflicted:
+                if not self._settled_owner(run):
+                    # One run, two users, and its ids do not say whose: the other runs settle it
+                    # (each user's own run claims that user's request); until then it claims none.
+                    run.conflicted = True
+                    self._release(run)
+            elif self._shows(d, d.user) and self._settled_owner(run):
+                run.conflicted = False  # the one user its ids name received it now: its home
         kind = d.event.kind
         if (kind is _STARTED or kind is _COMPLETED) and d.event.dedup not in run.nesting:
             run.nesting.add(d.event.dedup)  # a copy delivered to another user nests nothing
@@ -159,6 +167,52 @@ class Runs:
                 return []  # only another user's content: whose it is waits until the others claimed theirs
             return self.decide(run.run, marked)
         return []
+
+    def _names_another(self, d: Delivery) -> bool:
+        """Do the delivery's own ids (user id, else thread) name a harness user other than its
+        receiver?"""
+        event = d.event
+        user = self.identities.named(event.user_id) if event.user_id is not None else None
+        if user is None and event.thread_id is not None:
+            user = self.ledger.thread_user(event.thread_id)
+        return user is not None and user != d.user
+
+    def _settled_owner(self, run: Run) -> bool:
+        """A run that reached a second user: do its ids still say whose it is? Yes when every
+        delivery's ids show the user its reservation is for, or when its ids name one harness
+        user only and that user received it: then it is that user's run wherever it arrived
+        first (a leak may come first), and it reserves that user's request there."""
+        reserved = run.reserved
+        if reserved is not None and all(self._shows(x, reserved.user) for x in run.items):
+            return True
+        named = self._id_users(run)
+        if len(named) != 1:
+            return False
+        (owner,) = named
+        if reserved is not None and reserved.user == owner:
+            return True
+        return self._rehome(run, owner)
+
+    def _rehome(self, run: Run, owner: UserName) -> bool:
+        """Make the connection on which ``owner`` received the run its home: it reserves the
+        oldest pending request of ``owner`` there (False: ``owner`` has none, or never received it)."""
+        conn = next((self.ledger.conns.get(x.conn) for x in run.items if x.user == owner), None)
+        if conn is None:
+            return False
+        request = next((r for r in conn.requests if r.t <= run.first_t + TIME_JITTER and self._pending(r, run.run)), None)
+        if request is None:
+            return False
+        self._release(run)
+        self.reserved_by[request.req] = run.run
+        run.reserved = request
+        waiting = self.on_conn.get(run.first_conn)
+        if waiting is not None and run.run in waiting:
+            waiting.remove(run.run)
+            if not waiting:
+                del self.on_conn[run.first_conn]
+        self.on_conn.setdefault(conn.conn, []).append(run.run)
+        run.first_conn, run.first_user = conn.conn, owner
+        return True
 
     # ---- deciding ---------------------------------------------------------------------------
 
