@@ -342,3 +342,65 @@ def test_a_misrouted_first_event_naming_another_user_does_not_take_the_receivers
     assert only(v) == {"cross_user_event": 1}
     assert witnesses(v, "cross_user_event") == [[h.line(asks["dave"].record), leak]]
     assert _counts(v) == (4, 4, 0, 0)
+
+
+# ---- the misc echo with tabs and two requests in flight ------------------------------------
+
+
+def _echo(a: Ask, *, marker: bool, stamp: str) -> dict[str, Any]:
+    return {"type": "agent_completed", "timestamp": stamp,
+            "payload": {"response": f"Done: {a.text}" if marker else "Done.", "thread_id": a.thread}}
+
+
+@pytest.mark.parametrize("before_final", [True, False])
+@pytest.mark.parametrize("marker", [True, False])
+def test_the_misc_echo_on_the_tab_that_heard_the_run_of_a_request_sent_on_the_other_tab_is_legal(
+        before_final: bool, marker: bool) -> None:
+    """Near miss: bob asks on tab 1, his run (no marker echoed) arrives on tab 2, and so does
+    the misc completion echo, before or after the run's own completion (was: a phantom)."""
+    h = History()
+    h.user("alice", at=0.1).user("bob", at=0.2)
+    h.open("bob", conn="bob-c2", at=0.3)
+    a = h.ask("alice", at=1.0)
+    b = h.ask("bob", at=1.05)
+    h.answer(a, at=1.1)
+    frames = h.frames(b, echo=False)
+    echo = _echo(b, marker=marker, stamp="2026-11-22T00:00:09Z")
+    stream = frames[:-1] + [echo, frames[-1]] if before_final else frames + [echo]
+    h.deliver("bob", stream, at=1.2, conn="bob-c2")
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (2, 2, 0, 0)
+
+
+def test_a_marked_echo_goes_to_the_run_carrying_its_marker_not_to_the_run_reserved_for_its_request() -> None:
+    """Near miss: bob's two requests are answered in reverse order of asking (each run echoes
+    its own marker); the misc echo of the second run (its marker) arrives while the first run is
+    still going. It belongs to the run that carries its marker."""
+    h, a, b1 = two_users_overlapping()
+    b2 = h.ask("bob", at=1.06, text="And the week before?", thread="thread_bob_2")
+    h.answer(a, at=1.1)
+    one, two = h.frames(b1, family="emitter"), h.frames(b2, family="emitter")
+    h.deliver("bob", two[:1] + one[:1], at=1.2)  # b2's run arrives first: it reserves b1 by order
+    h.deliver("bob", two[1:] + [_echo(b2, marker=True, stamp="2026-11-22T00:00:09Z")] + one[1:], at=1.3)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (3, 3, 0, 0)
+
+
+def test_one_runs_echo_after_its_final_does_not_use_up_the_pairing_of_anothers_echo() -> None:
+    """Near miss: bob's two runs (on two threads, each echoing its marker); run 2's echo comes
+    before its own completion, run 1's echo after run 1's; the run-id-less, markerless echo of
+    run 1 lands after run 2's early echo. Each completion pairs with its echo."""
+    h, a, b1 = two_users_overlapping()
+    b2 = h.ask("bob", at=1.06, text="And the week before?", thread="thread_bob_2")
+    h.answer(a, at=1.1)
+    one, two = h.frames(b1), h.frames(b2)
+    h.deliver("bob", one[:1] + two[:-1], at=1.2)
+    h.recv("bob", _echo(b2, marker=False, stamp="2026-11-22T00:00:08Z"), at=1.3)  # two's, early
+    h.deliver("bob", one[1:], at=1.31)
+    h.recv("bob", _echo(b1, marker=False, stamp="2026-11-22T00:00:09Z"), at=1.4)  # one's, after
+    h.recv("bob", two[-1], at=1.41)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (3, 3, 0, 0)

@@ -394,7 +394,7 @@ class Checker:
         if ready is not None:
             self._judge_ready(ready)
             return
-        request = self.ledger.by_connection(conn, event.thread_id)
+        request = self.ledger.by_connection(conn, event.thread_id) or self.ledger.by_user(receiver, event.thread_id)
         self._judge(d, Binding(request, Evidence.CONNECTION, owner_received=True) if request is not None else None)
 
     def _in_flight_of(self, user: UserName) -> Request | None:

@@ -103,7 +103,8 @@ class Lifecycle:
         yielded a finding of an earlier kind, so it updates the state but is not judged again."""
         if self.final_line is not None:
             if event.kind is _COMPLETED and (event.run_id is None or self.echo_first):
-                self.echo_first = False  # the echo and the completion it echoes: one pair, once
+                if event.run_id is not None:
+                    self.echo_first = False  # the echo and the completion it echoes: one pair, once
                 return []  # the misc emitter's run-id-less echo of the completion, after or before it
             if event.kind is _COMPLETED and self.stray_for is not None and event.agent == self.stray_for:
                 self.stray_for = None  # the outermost agent's own completion, after a stray one

@@ -171,6 +171,21 @@ class Ledger:
             return conn.requests[0]
         return conn.last
 
+    def by_user(self, user: UserName, thread: str | None) -> Request | None:
+        """As ``by_connection``, over all of the user's connections (an event that names nobody
+        may arrive on the user's other tab): in flight on its thread, else the oldest in flight,
+        else the latest sent."""
+        conns = self.user_conns.get(user, ())
+        flying = [r for c in conns for r in c.requests]
+        if flying:
+            if thread is not None:
+                for request in flying:
+                    if request.thread == thread:
+                        return request
+            return min(flying, key=lambda r: r.t)
+        latest = [c.last for c in conns if c.last is not None]
+        return max(latest, key=lambda r: r.t) if latest else None
+
     def settle(self, request: Request, outcome: Outcome, t: float) -> bool:
         """Give the request its outcome, once; False when it already had one."""
         if request.outcome is not None:

@@ -133,9 +133,39 @@ class Runs:
         """A run-id-less event that names nobody else joins the undecided run answering a request
         on its connection (the one answering ``request``, when its own marker names it), if there
         is one (None: there is none)."""
-        for run_id in reversed(self.on_conn.get(conn.conn, ())):
-            run = self.open[run_id]
-            if run.reserved is not None and (request is None or run.reserved is request):
+        runs = [self.open[run_id] for run_id in reversed(self.on_conn.get(conn.conn, ()))]
+        if request is not None:
+            # The run that carries the request's marker answers it (a reservation is only the
+            # order runs arrived in); else the run reserved for it, unless that run carries
+            # another request's marker of the user.
+            for run in runs:
+                if any(req == request.req for x in run.items for _, req in x.markers):
+                    return self._buffer(run, d, None)
+            for run in runs:
+                if run.reserved is request and not any(
+                        self.ledger.requests.get(req) is not None and self.ledger.requests[req].user == d.user
+                        for x in run.items for _, req in x.markers):
+                    return self._buffer(run, d, None)
+            # A request that a run answers already takes the event itself; one waiting for its
+            # run may be answered by the user's undecided run here, sent from the other tab.
+            return self._other_tab(conn, d, runs) if request.run is None else None
+        thread = d.event.thread_id
+        reserved = [run for run in runs if run.reserved is not None]
+        for run in reserved:  # the run answering the request on the event's thread, else the latest
+            if thread is None or run.reserved.thread == thread:  # type: ignore[union-attr]
+                return self._buffer(run, d, None)
+        if reserved:
+            return self._buffer(reserved[0], d, None)
+        return self._other_tab(conn, d, runs)
+
+    def _other_tab(self, conn: Conn, d: Delivery, runs: list[Run]) -> Ready | None:
+        """None reserved a request here, and none was sent here: the request was sent on the
+        user's other tab; the user's own undecided run here (no delivery of it names another user)."""
+        if conn.requests or conn.last is not None:
+            return None
+        for run in runs:
+            if not run.conflicted and run.first_user == d.user and not any(
+                    self._names_another(x) or x.markers for x in run.items):
                 return self._buffer(run, d, None)
         return None
 
