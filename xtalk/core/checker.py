@@ -395,6 +395,11 @@ class Checker:
             self._judge_ready(ready)
             return
         request = self.ledger.by_connection(conn, event.thread_id) or self.ledger.by_user(receiver, event.thread_id)
+        if (event.kind is _COMPLETED and request is not None and request.outcome is None and request.run is None
+                and isinstance(request.life, Lifecycle) and not request.life.first_seen):
+            # A completion for a request none of whose run has arrived cannot be its answer; it
+            # is the misc echo of the request just answered here (NETRA: "a second agent_completed").
+            request = self.ledger.latest_answered(conn.conn, receiver) or request
         self._judge(d, Binding(request, Evidence.CONNECTION, owner_received=True) if request is not None else None)
 
     def _in_flight_of(self, user: UserName) -> Request | None:

@@ -186,6 +186,18 @@ class Ledger:
         latest = [c.last for c in conns if c.last is not None]
         return max(latest, key=lambda r: r.t) if latest else None
 
+    def latest_answered(self, conn: ConnId, user: UserName) -> Request | None:
+        """The request of ``user`` whose run's final event came last, sent on ``conn`` if one
+        was, among those finished recently (still in full state)."""
+        fallback: Request | None = None
+        for request in reversed(self.finished):
+            if request.user == user and request.life.final_line is not None:
+                if request.conn == conn:
+                    return request
+                if fallback is None:
+                    fallback = request
+        return fallback
+
     def settle(self, request: Request, outcome: Outcome, t: float) -> bool:
         """Give the request its outcome, once; False when it already had one."""
         if request.outcome is not None:

@@ -13,8 +13,8 @@ then is it bound, on everything it carried. Evidence, strongest first:
    (``Evidence.IDS``); then the connection it first arrived on: the request that run reserved
    (the first new run id seen on a connection after a send reserves the oldest unclaimed pending
    request there) or that user's oldest pending request sent before it (``Evidence.CONNECTION``);
-   "before" with the history's clock jitter (``TIME_JITTER``): a fast reply may be stamped a few
-   milliseconds before its send record;
+   "before" give or take ``SEND_SLACK``: a fast reply may be stamped a few milliseconds before
+   its send record;
 4. a content marker of a pending request of a user the run never reached, when nothing above
    names a waiting request: that user's run, delivered elsewhere (``Evidence.CONTENT``);
 5. nothing: the run answers no request (its events are phantoms).
@@ -46,7 +46,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from xtalk.core.config import TIME_JITTER
+from xtalk.core.config import SEND_SLACK
 from xtalk.core.delivery import Delivery
 from xtalk.core.identity import Identities
 from xtalk.core.ids import ConnId, ReqId, RunId, UserName
@@ -123,7 +123,7 @@ class Runs:
             self.on_conn.setdefault(d.conn, []).append(run_id)
             if not self._names_another(d):  # its own ids naming another user: no evidence for this one
                 for request in conn.requests:  # the oldest request here that no other run claimed
-                    if request.t <= d.t + TIME_JITTER and self._pending(request, run_id):
+                    if request.t <= d.t + SEND_SLACK and self._pending(request, run_id):
                         self.reserved_by[request.req] = run_id
                         run.reserved = request
                         break
@@ -148,7 +148,7 @@ class Runs:
                     return self._buffer(run, d, None)
             # A request that a run answers already takes the event itself; one waiting for its
             # run may be answered by the user's undecided run here, sent from the other tab.
-            return self._other_tab(conn, d, runs) if request.run is None else None
+            return self._other_tab(conn, d, runs, request) if request.run is None else None
         thread = d.event.thread_id
         reserved = [run for run in runs if run.reserved is not None]
         for run in reserved:  # the run answering the request on the event's thread, else the latest
@@ -156,17 +156,22 @@ class Runs:
                 return self._buffer(run, d, None)
         if reserved:
             return self._buffer(reserved[0], d, None)
-        return self._other_tab(conn, d, runs)
+        return self._other_tab(conn, d, runs, None)
 
-    def _other_tab(self, conn: Conn, d: Delivery, runs: list[Run]) -> Ready | None:
+    def _other_tab(self, conn: Conn, d: Delivery, runs: list[Run], request: Request | None) -> Ready | None:
         """None reserved a request here, and none was sent here: the request was sent on the
-        user's other tab; the user's own undecided run here (no delivery of it names another user)."""
+        user's other tab; the user's own undecided run here (no delivery of it names another
+        user, nor carries a marker of another request, when the event's own marker names one)."""
         if conn.requests or conn.last is not None:
             return None
+        requests = self.ledger.requests
         for run in runs:
-            if not run.conflicted and run.first_user == d.user and not any(
-                    self._names_another(x) or x.markers for x in run.items):
-                return self._buffer(run, d, None)
+            if run.conflicted or run.first_user != d.user or any(self._names_another(x) for x in run.items):
+                continue
+            if request is not None and any(
+                    req != request.req for x in run.items for _, req in x.markers if req in requests):
+                continue
+            return self._buffer(run, d, None)
         return None
 
     def _buffer(self, run: Run, d: Delivery, echo: Request | None) -> Ready:
@@ -229,7 +234,7 @@ class Runs:
         conn = next((self.ledger.conns.get(x.conn) for x in run.items if x.user == owner), None)
         if conn is None:
             return False
-        request = next((r for r in conn.requests if r.t <= run.first_t + TIME_JITTER and self._pending(r, run.run)), None)
+        request = next((r for r in conn.requests if r.t <= run.first_t + SEND_SLACK and self._pending(r, run.run)), None)
         if request is None:
             return False
         self._release(run)
@@ -261,12 +266,23 @@ class Runs:
         binding = Binding(request, evidence)
         if request is not None:
             robber = self.reserved_by.pop(request.req, None)
-            if robber is not None and robber != run_id and robber in self.open:
-                self.open[robber].reserved = None  # its reservation was this request: it must look again
             binding.owner_received = any(d.user == request.user for d in run.items)
             self.claims.setdefault(request.req, []).append(run_id)
             if request.run is None:
                 request.run = run_id
+            if robber is not None and robber != run_id and robber in self.open:
+                # Its reservation was this request: it reserves the next one waiting on its
+                # connection instead (the one this run may just have released), so that a
+                # run-id-less event there still joins it.
+                other = self.open[robber]
+                other.reserved = None
+                if not other.conflicted and not any(self._names_another(x) for x in other.items[:1]):
+                    conn = self.ledger.conns.get(other.first_conn)
+                    for queued in conn.requests if conn is not None else ():
+                        if queued.t <= other.first_t + SEND_SLACK and self._pending(queued, robber):
+                            self.reserved_by[queued.req] = robber
+                            other.reserved = queued
+                            break
             if binding.owner_received:
                 self.strong.add(request.req)
         self.bound[run_id] = binding
@@ -452,7 +468,7 @@ class Runs:
             best_score: tuple[int, int, float] | None = None
             for conn in self.ledger.user_conns.get(user, ()):
                 for request in conn.requests:
-                    if request.t > run.first_t + TIME_JITTER or not self._pending(request, run.run):
+                    if request.t > run.first_t + SEND_SLACK or not self._pending(request, run.run):
                         continue
                     score = (int(request.conn == run.first_conn), int(request.thread in threads), -request.t)
                     if best_score is None or score > best_score:
