@@ -406,3 +406,38 @@ def test_one_runs_echo_after_its_final_does_not_use_up_the_pairing_of_anothers_e
     v = h.end(at=10.0).check()
     assert only(v) == {}
     assert _counts(v) == (3, 3, 0, 0)
+
+
+# ---- readings where SPEC is open ---------------------------------------------------------
+
+
+def test_a_final_event_after_the_deadline_but_before_the_end_is_ok_not_dropped() -> None:
+    """Reading: SPEC's rule reads "a request with no final event whose deadline passed before
+    the end record ... is dropped_response"; this request has its final event (35 s after its
+    send, deadline 30 s), so it is ok: slowness is the latency thresholds' business. The
+    alternative reading (the kind table's "no final event within its deadline") would make it
+    dropped_response."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    for t in range(5, 36, 5):
+        h.recv("bob", {"type": "heartbeat", "data": {"connection_id": "c", "timestamp": 1.0 * t}}, at=float(t))
+    h.answer(b, at=36.0)
+    v = h.end(at=40.0).check()
+    assert only(v) == {}
+    assert _counts(v) == (2, 2, 0, 0)
+
+
+def test_a_misc_retry_with_a_new_message_id_is_another_event() -> None:
+    """Reading: the misc envelope's ``message_id`` is ``msg_<time stamp>``; a re-send with
+    attempt 2 and a new stamp but also a new message id differs in more than the retry counter
+    and the stamp, so it is not "the same event re-sent". The alternative would also leave
+    ``message_id`` out of the comparison."""
+    h, a, b = two_users_overlapping()
+    h.answer(a, at=1.1)
+    frames = h.frames(b)
+    first = {"type": "agent_thinking", "data": {"thought": f"Checking {b.text}"}, "thread_id": b.thread,
+             "user_id": identity_of("bob"), "timestamp": "2026-11-22T00:00:01.400Z", "message_id": "msg_1758196800400"}
+    again = {**first, "timestamp": "2026-11-22T00:00:02.400Z", "message_id": "msg_1758196801400", "attempt": 2}
+    h.deliver("bob", frames[:2] + [first, again] + frames[2:], at=1.2)
+    v = h.end(at=10.0).check()
+    assert only(v) == {}
