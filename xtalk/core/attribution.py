@@ -20,6 +20,12 @@ request's duplicate test and lifecycle. Each event counts once, under the first 
 
 A delivery that is none of these and whose run is the receiver's own (the common case: own run,
 own ids, no foreign marker) returns ``OWN`` at once: the fast path is this function's early return.
+
+Whatever the kind, a final event whose run is bound to a finished request or to another user's,
+but which carries the marker of a request of the receiver's that no run answered yet, also
+``answers`` that request (SPEC "requests are not lost track of"): the backend answered it under
+a stale or foreign run id (NETRA_PROTOCOL §5: an emitter reused across runs keeps its old ids),
+so it is not left unknown because its events were bound elsewhere.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from xtalk.core.anomaly import AnomalyKind, Explanation, Finding
 from xtalk.core.delivery import Delivery
 from xtalk.core.explain import describe_recv, describe_send
 from xtalk.core.ids import Marker, UserName
+from xtalk.core.profile import EventKind
 from xtalk.core.requests import Request
 from xtalk.core.runs import Binding, Evidence
 
@@ -41,7 +48,8 @@ class Decision:
     nobody's for a phantom); ``source``: whose request's events or content reached the receiver
     (the matrix cell), ``content`` when by content; ``advances``: it goes on to its bound
     request's duplicate test and lifecycle (only ever the receiver's own request); ``leaked``:
-    the request whose run reached another user."""
+    the request whose run reached another user; ``answers``: the receiver's own request this
+    final event answers although its run is bound elsewhere (module docstring)."""
 
     kind: AnomalyKind | None
     finding: Finding | None = None
@@ -50,10 +58,30 @@ class Decision:
     content: bool = False
     advances: bool = False
     leaked: Request | None = None
+    answers: Request | None = None
 
 
 #: The receiver's own request, nothing found: straight to duplicates and the lifecycle.
 OWN = Decision(None, advances=True)
+
+_COMPLETED = EventKind.COMPLETED
+_FAILED = EventKind.FAILED
+
+
+def _answers(d: Delivery, request: Request | None, marked: list[tuple[Marker, Request]]) -> Request | None:
+    """The receiver's request that this final event answers under another run's id: its marker
+    is in the event, no run answers it yet, and the event's run is bound to a finished request
+    or to another user's (a run still answering the receiver's own request may quote another of
+    the receiver's requests: that is no answer)."""
+    kind = d.event.kind
+    if (kind is not _COMPLETED and kind is not _FAILED) or not marked:
+        return None
+    if request is not None and request.user == d.user and request.outcome is None:
+        return None
+    for _, m in marked:
+        if m.user == d.user and m is not request and m.outcome is None and m.run is None:
+            return m
+    return None
 
 
 def attribute(
@@ -81,10 +109,10 @@ def attribute(
         and stranger is None
     ):
         for _, m in marked:
-            if m.user != receiver:
+            if m.user != receiver or (m is not request and request.outcome is not None):
                 break
         else:
-            return OWN  # the fast path: own run, own ids, no foreign marker
+            return OWN  # the fast path: own run, own ids, no foreign marker, no other request's
     owner = request.user if request is not None else None
     own = owner == receiver
     # 1. cross_user_event: its ids show another user's request.
@@ -94,7 +122,7 @@ def attribute(
         return Decision(
             AnomalyKind.CROSS_USER_EVENT,
             _cross_user_event(d, request, owner, uid_user, thread_user, binding),  # type: ignore[arg-type]
-            owner=owner, source=owner, leaked=request,
+            owner=owner, source=owner, leaked=request, answers=_answers(d, request, marked),
         )
     other = uid_user if uid_user is not None and uid_user != receiver else None
     if other is None and thread_user is not None and thread_user != receiver:
@@ -135,7 +163,8 @@ def attribute(
                 f"no request of {receiver} was waiting for an answer when it arrived.",
             ),
         )
-    return OWN
+    answers = _answers(d, request, marked)
+    return OWN if answers is None else Decision(None, advances=True, answers=answers)
 
 
 def _single(kind: AnomalyKind, d: Delivery, then: str) -> Finding:

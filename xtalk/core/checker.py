@@ -31,7 +31,7 @@ import orjson
 from xtalk.core.anomaly import ANOMALY_KINDS, AnomalyKind, Explanation, Finding
 from xtalk.core.attribution import OWN, attribute
 from xtalk.core.chains import Chains
-from xtalk.core.config import CheckConfig
+from xtalk.core.config import TIME_JITTER, CheckConfig
 from xtalk.core.delivery import Delivery
 from xtalk.core.duplicates import duplicate_finding
 from xtalk.core.explain import describe_recv, describe_send
@@ -39,10 +39,10 @@ from xtalk.core.findings import FindingBook
 from xtalk.core.frames import Frame, classify, probe_violation, protocol_error
 from xtalk.core.identity import Identities, Source
 from xtalk.core.ids import ConnId, Marker, ReqId, RunId, UserName
-from xtalk.core.lifecycle import Judgement
+from xtalk.core.lifecycle import Judgement, Lifecycle
 from xtalk.core.markers import MarkerIndex
 from xtalk.core.normalise import Event, Normaliser, Problem
-from xtalk.core.outcomes import Ending, at_end, finished, gaps, on_close
+from xtalk.core.outcomes import Ending, answered, at_end, finished, gaps, on_close
 from xtalk.core.profile import EventKind
 from xtalk.core.records import (
     ClientError,
@@ -64,13 +64,13 @@ from xtalk.core.verdict import CONNECT_PHASES, Counts, Verdict, decide, freeze, 
 
 __all__ = ["CheckConfig", "Checker"]  # the documented API: from xtalk.core.checker import Checker, CheckConfig
 
-TIME_JITTER = 0.05  # seconds a record may lag the one before it (clock reads racing the writer)
 
 _NOISE = EventKind.NOISE
 _SERVER_ERROR = EventKind.SERVER_ERROR
 _WELCOME = EventKind.WELCOME
 _RUN_OTHER = EventKind.RUN_OTHER
 _COMPLETED = EventKind.COMPLETED
+_STARTED = EventKind.STARTED
 _FAILED = EventKind.FAILED
 _NOTHING: list[tuple[Marker, Request]] = []  # no markers (never appended to)
 
@@ -114,6 +114,9 @@ class Checker:
         self.end: End | None = None
         self.meta: Meta | None = None
         self.refusals = 0
+        # Markers of other users' requests that a user's own request text carried (the user
+        # pasted them): hearing them back is that user's own content, not another's reaching it.
+        self.quoted: dict[UserName, set[Marker]] = {}
 
     # ---- feeding -------------------------------------------------------------------------
 
@@ -219,12 +222,27 @@ class Checker:
         request = self.ledger.send(record)
         if request is None:
             return
+        if len(self.markers) and record.frame is not None:
+            self._note_quoted(request)
         if record.marker is not None:
             self.markers.add(record.marker, record.req)  # type: ignore[arg-type]
         echo = self.ledger.echo_id(request)
         if echo is not None:
             self.chains.sent(echo, request.req)
         self.stats.sent_request(request, self.ledger.in_flight)
+
+    def _note_quoted(self, request: Request) -> None:
+        """The markers of other users' requests in a request's own frame (SPEC: a marker is
+        evidence of *another user's content reaching* the receiver; text the receiver sent is not)."""
+        try:
+            sent = orjson.dumps(request.frame)
+        except TypeError:
+            return
+        requests = self.ledger.requests
+        for marker, req in self.markers.scan(sent):
+            other = requests.get(req)
+            if other is not None and other.user != request.user:
+                self.quoted.setdefault(request.user, set()).add(marker)
 
     def _close(self, record: Close) -> None:
         conn = self.ledger.conn(record.conn, record.user, record.line)
@@ -278,6 +296,10 @@ class Checker:
                 if line_markers is None:
                     line_markers = self.markers.scan(text)
                 markers = line_markers
+            if markers and self.quoted:
+                own_text = self.quoted.get(user)
+                if own_text is not None:
+                    markers = tuple(m for m in markers if m[0] not in own_text)
             stats.events += 1
             self._deliver(conn, Delivery(event, user, conn_id, t, line, source, markers))
 
@@ -310,11 +332,15 @@ class Checker:
     def _welcome(self, conn: Conn, event: Event, t: float, line: int, frame: Any) -> None:
         if event.mode and conn.engine is None:
             conn.engine = event.mode
-        if conn.welcomed or event.user_id is None:
+        # Every welcome that shows a new id is judged (a later one may re-point the session at
+        # another user: SPEC "the server's idea of a connection's user"), once per connection.
+        if conn.welcomed or event.user_id is None or event.user_id == conn.welcome_id:
             return
-        conn.welcomed = True
-        self._found(self.identities.welcome(conn.user, conn.conn, event.user_id, event.type, t, line, frame),
-                    conn.engine)
+        conn.welcome_id = event.user_id
+        finding = self.identities.welcome(conn.user, conn.conn, event.user_id, event.type, t, line, frame)
+        if finding is not None:
+            conn.welcomed = True  # one identity finding per connection's welcomes
+            self._found(finding, conn.engine)
 
     # ---- deliveries ------------------------------------------------------------------------
 
@@ -368,7 +394,12 @@ class Checker:
         if ready is not None:
             self._judge_ready(ready)
             return
-        request = self.ledger.by_connection(conn, event.thread_id)
+        request = self.ledger.by_connection(conn, event.thread_id) or self.ledger.by_user(receiver, event.thread_id)
+        if (event.kind is _COMPLETED and request is not None and request.outcome is None and request.run is None
+                and isinstance(request.life, Lifecycle) and not request.life.first_seen):
+            # A completion for a request none of whose run has arrived cannot be its answer; it
+            # is the misc echo of the request just answered here (NETRA: "a second agent_completed").
+            request = self.ledger.latest_answered(conn.conn, receiver) or request
         self._judge(d, Binding(request, Evidence.CONNECTION, owner_received=True) if request is not None else None)
 
     def _in_flight_of(self, user: UserName) -> Request | None:
@@ -410,10 +441,13 @@ class Checker:
                 self.runs.note_owner_received(binding, d)
             self._advance(request, d, False)
             return
-        if decision.leaked is not None:
-            decision.leaked.leaked = True
+        leaked = decision.leaked
+        if leaked is not None:
+            leaked.leaked = True
             if event.kind is _COMPLETED or event.kind is _FAILED:
-                decision.leaked.answered_elsewhere = True  # its answer went to another user
+                leaked.answered_elsewhere = True  # its answer went to another user
+            elif event.kind is _STARTED and isinstance(leaked.life, Lifecycle):
+                leaked.life.started_elsewhere(event)  # an agent of its run started elsewhere
         if decision.finding is not None:
             conn = self.ledger.conns.get(d.conn)
             engine = request.engine if request is not None else (conn.engine or "default") if conn else None
@@ -422,6 +456,8 @@ class Checker:
         book.delivered(d, decision.source or receiver, decision.content)
         if decision.advances and request is not None:
             self._advance(request, d, counted=decision.kind is not None)
+        if decision.answers is not None:
+            self._end(answered(decision.answers, d.t, event.kind is _FAILED), answered=True)
 
     def _advance(self, request: Request, d: Delivery, counted: bool) -> None:
         """The receiver's own request: duplicates, then its lifecycle."""

@@ -9,6 +9,17 @@ from typing import Any
 from xtalk.core.profile import Profile
 
 
+#: Seconds a record may lag the one before it (clock reads racing the writer): time may run
+#: back this much without breaking the history.
+TIME_JITTER = 0.05
+
+#: Seconds a run's first event may be stamped before a send and still answer it: a fast reply
+#: read (and stamped) by the receiving side before the sending side stamped its send record. A
+#: few milliseconds, far less than the jitter allowed between records: an event well before any
+#: send is a phantom.
+SEND_SLACK = 0.005
+
+
 @dataclass(frozen=True, slots=True)
 class LatencyLimit:
     phase: str

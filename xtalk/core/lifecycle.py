@@ -8,7 +8,11 @@ outermost agent completed — or with ``agent_error`` / ``agent_death`` (a faile
 Judgements, each about one event (the caller has already ruled out cross-user kinds):
 
 - an event after the final one → ``event_after_completion`` (a second completion without a run
-  id right after the final one is the misc emitter's echo, and is not counted);
+  id right after the final one is the misc emitter's echo, and is not counted; when the echo
+  came first and made the run final, the run's own completion after it is the other half of the
+  pair, and is not counted either: two emitters race, and NETRA_PROTOCOL fixes no order; and when
+  a completion naming an agent this user never saw start closed the outermost agent, that
+  agent's own completion after it is not counted: the sub-agent's start went elsewhere);
 - a ``tool_completed`` whose ``tool_executing`` comes later, or thinking / tools before an
   ``agent_started`` that comes later → ``out_of_order``;
 - a finished (not failed) run without an ``agent_started``, or with a tool call missing its
@@ -76,6 +80,10 @@ class Lifecycle:
     started: bool = False
     final_line: int | None = None
     failed: bool = False
+    echo_first: bool = False  # the final event was a run-id-less completion (the misc echo, first)
+    with_run_id: bool = False  # an event with a run id came before the final one
+    stray_for: str | None = None  # the outermost agent a stray completion closed (its own may follow)
+    elsewhere: list[str | None] = field(default_factory=list)  # agents pushed from copies to other users
     pre_start: list[tuple[str, int]] = field(default_factory=list)
     open_tools: list[ToolCall] = field(default_factory=list)  # executing, not yet completed
     early_tools: list[ToolCall] = field(default_factory=list)  # completed, not yet executing
@@ -94,12 +102,19 @@ class Lifecycle:
         """Feed one event delivered to the request's own user. ``counted``: the event already
         yielded a finding of an earlier kind, so it updates the state but is not judged again."""
         if self.final_line is not None:
-            if event.kind is _COMPLETED and event.run_id is None:
-                return []  # the misc emitter's run-id-less echo of the completion
+            if event.kind is _COMPLETED and (event.run_id is None or self.echo_first):
+                if event.run_id is not None:
+                    self.echo_first = False  # the echo and the completion it echoes: one pair, once
+                return []  # the misc emitter's run-id-less echo of the completion, after or before it
+            if event.kind is _COMPLETED and self.stray_for is not None and event.agent == self.stray_for:
+                self.stray_for = None  # the outermost agent's own completion, after a stray one
+                return []
             self._late(event, line)
             return _after_final(self.final_line, event, line, counted)
         out: list[Judgement] = []
         kind = event.kind
+        if event.run_id is not None:
+            self.with_run_id = True
         if kind not in self.first_seen:
             self.first_seen[kind] = t
         if len(self.sequence) < SEQUENCE_LIMIT:
@@ -141,7 +156,10 @@ class Lifecycle:
                     )
                 )
             self.started = True
-            self.stack.append(event.agent)
+            if event.agent in self.elsewhere:
+                self.elsewhere.remove(event.agent)  # its copy to another user already nested it
+            else:
+                self.stack.append(event.agent)
         elif kind is _THINKING:
             if not self.started and not counted:  # an event already counted offends once
                 self.pre_start.append((event.type, line))
@@ -167,13 +185,30 @@ class Lifecycle:
                 index = len(self.stack) - 1 - self.stack[::-1].index(event.agent)
                 del self.stack[index:]
             elif self.stack:
-                self.stack.pop()
+                popped = self.stack.pop()
+                if not self.stack and event.agent is not None and popped is not None:
+                    # A completion naming an agent whose start this user never heard (it went to
+                    # another user, or was never sent) closed the outermost agent: the outermost
+                    # one's own completion may still come, and pairs with it.
+                    self.stray_for = popped
             if not self.stack:
                 self.final_line = line
+                self.echo_first = event.run_id is None and self.with_run_id
         elif kind is _FAILED:
             self.final_line = line
             self.failed = True
         return out
+
+    def started_elsewhere(self, event: Event) -> None:
+        """An agent of this request's run started in a delivery to another user (a leak): the
+        run is judged as a whole, so the agent still nests this user's later events (its
+        completion closes it, not the outermost agent). The delivery was counted where it went;
+        nothing is judged here."""
+        if self.final_line is not None or event.agent in self.stack:
+            return  # its own copy, or a copy of one of its agents, is already on the stack
+        self.started = True
+        self.stack.append(event.agent)
+        self.elsewhere.append(event.agent)
 
     def _late(self, event: Event, line: int) -> None:
         """A late event still fills its gap: it is late, not missing."""

@@ -4,7 +4,9 @@
 or a ``Problem`` when the frame cannot be normalised (not an object, no type, a malformed batch).
 The result names its lifecycle step (``EventKind``), the ids wherever the envelope keeps them,
 the engine fingerprints, and a dedup key that two deliveries of the same event share even when a
-retry added an ``attempt`` field.
+retry added an ``attempt`` field and a new time stamp, at the top level or one level down in the
+envelope's nests (``data``, ``payload``: the older emitter stamps ``data.timestamp`` too, so its
+retry re-stamps both).
 """
 
 from __future__ import annotations
@@ -169,6 +171,7 @@ class _Plan:
     drop: tuple[str, ...]  # the shape's fields that the dedup key leaves out (retry counter, time stamp)
     stamp: bool  # the shape has the profile's time stamp field
     retry: bool  # the shape has the profile's retry field
+    nests: tuple[str, ...]  # the shape's envelope nests, where a retry counter or time stamp may also sit
 
 
 class Normaliser:
@@ -185,6 +188,10 @@ class Normaliser:
         self.ignore = profile.ignore_for_dedup | {profile.retry_field, profile.stamp_field}
         self.stamp_field = profile.stamp_field
         self.retry_field = profile.retry_field
+        # The envelope's nests: the first keys of the id paths that reach below the top level.
+        self.nests = tuple(dict.fromkeys(
+            path[0] for paths in (profile.run_id, profile.user_id, profile.thread_id) for path in paths if len(path) > 1
+        ))
         self.canonical = profile.canonical
         self.type_of = _getter(profile.type_path)
         self.chained = bool(profile.step_id)
@@ -231,6 +238,7 @@ class Normaliser:
             get(profile.welcome_user_id), get(profile.welcome_mode), get(profile.step_id), get(profile.parent_id),
             tuple(rules),
             tuple(k for k in keys if k in self.ignore), self.stamp_field in present, self.retry_field in present,
+            tuple(n for n in self.nests if n in present),
         )
         if len(self.plans) >= self.PLAN_CACHE:
             self.plans.clear()
@@ -262,6 +270,26 @@ class Normaliser:
     def _is_retry(self, frame: dict[str, Any]) -> bool:
         attempt = frame.get(self.retry_field)
         return attempt is not None and attempt not in (0, 1, "0", "1")
+
+    def _nested(self, frame: dict[str, Any], whole: dict[str, Any], nests: tuple[str, ...]) -> tuple[
+            dict[str, Any], tuple[Any, ...], bool]:
+        """``whole`` (the frame less its top-level retry counter and stamp) also less the nests'
+        own (a retry re-stamps ``data.timestamp`` too); the nests' stamps, and whether a nest says
+        it is a retry. Frames whose nests carry neither come back as they are."""
+        stamp_field, retry_field = self.stamp_field, self.retry_field
+        stamps: list[Any] = []
+        retry = False
+        for nest in nests:
+            node = frame.get(nest)
+            if node.__class__ is dict and (stamp_field in node or retry_field in node):
+                if whole is frame:
+                    whole = frame.copy()
+                if stamp_field in node:
+                    stamps.append(node[stamp_field])
+                if retry_field in node:
+                    retry = retry or self._is_retry(node)
+                whole[nest] = {k: v for k, v in node.items() if k != stamp_field and k != retry_field}
+        return whole, tuple(stamps), retry
 
     def event(self, frame: dict[str, Any], type_name: str, kind: EventKind, shown: str | None = None) -> Event:
         keys = tuple(frame)
@@ -299,6 +327,13 @@ class Normaliser:
                 del whole[key]
         else:
             whole = frame
+        stamp: Any = frame.get(self.stamp_field) if plan.stamp else None
+        retry = self._is_retry(frame) if plan.retry else False
+        if plan.nests:
+            whole, stamps, nested_retry = self._nested(frame, whole, plan.nests)
+            if stamps:
+                stamp = (stamp, *stamps)  # a copy repeats every stamp; a retry may change them all
+            retry = retry or nested_retry
         try:
             dedup = hash(_dumps(whole))
         except TypeError:  # integers beyond 64 bits and the like: fall back to the repr
@@ -314,8 +349,8 @@ class Normaliser:
             tool_name,
             self._fingerprints(frame, plan.rules) if plan.rules else (),
             dedup,
-            frame.get(self.stamp_field) if plan.stamp else None,
-            self._is_retry(frame) if plan.retry else False,
+            stamp,
+            retry,
         )
         if self.chained:
             event.step = _text(plan.step_id(frame)) or None

@@ -4,7 +4,8 @@ decided here; ``incomplete_run`` is judged here on what ``Lifecycle.missing`` sa
 A request ends once, with an ``Ending``:
 
 - ``ok`` when its run's final event reached its user and it did not fail; ``failed`` on
-  ``agent_error``/``agent_death``;
+  ``agent_error``/``agent_death``; the same when a final event carrying its marker reached its
+  user under another run's id (``answered``);
 - at its deadline with no final event while its connection stayed open (``expire``):
   ``dropped_response`` (failed), unless another user received its run (a leak already explains
   the silence: failed, not dropped), or it was a probe the server ignored (unknown);
@@ -44,6 +45,12 @@ def finished(request: Request, t: float) -> Ending:
     """Its run's final event reached its user."""
     life = request.life
     failed = isinstance(life, Lifecycle) and life.failed
+    return Ending(request, Outcome.FAILED if failed else Outcome.OK, t)
+
+
+def answered(request: Request, t: float, failed: bool) -> Ending:
+    """A final event carrying its marker reached its user under another run's id
+    (``attribution``'s ``answers``): answered, though its lifecycle never saw that run."""
     return Ending(request, Outcome.FAILED if failed else Outcome.OK, t)
 
 

@@ -70,7 +70,8 @@ class Conn:
     requests: list[Request] = field(default_factory=list)  # unfinished, oldest first
     last: Request | None = None
     closed_by: str | None = None
-    welcomed: bool = False
+    welcomed: bool = False  # a welcome of it showed another identity (found once)
+    welcome_id: str | None = None  # the id its last judged welcome showed
     probe: str | None = None  # an active probe opened it: an error frame here is an answer
     refusal_probe: str | None = None  # a probe expects the server to refuse this connection
     probe_line: int = 0
@@ -169,6 +170,33 @@ class Ledger:
                         return request
             return conn.requests[0]
         return conn.last
+
+    def by_user(self, user: UserName, thread: str | None) -> Request | None:
+        """As ``by_connection``, over all of the user's connections (an event that names nobody
+        may arrive on the user's other tab): in flight on its thread, else the oldest in flight,
+        else the latest sent."""
+        conns = self.user_conns.get(user, ())
+        flying = [r for c in conns for r in c.requests]
+        if flying:
+            if thread is not None:
+                for request in flying:
+                    if request.thread == thread:
+                        return request
+            return min(flying, key=lambda r: r.t)
+        latest = [c.last for c in conns if c.last is not None]
+        return max(latest, key=lambda r: r.t) if latest else None
+
+    def latest_answered(self, conn: ConnId, user: UserName) -> Request | None:
+        """The request of ``user`` whose run's final event came last, sent on ``conn`` if one
+        was, among those finished recently (still in full state)."""
+        fallback: Request | None = None
+        for request in reversed(self.finished):
+            if request.user == user and request.life.final_line is not None:
+                if request.conn == conn:
+                    return request
+                if fallback is None:
+                    fallback = request
+        return fallback
 
     def settle(self, request: Request, outcome: Outcome, t: float) -> bool:
         """Give the request its outcome, once; False when it already had one."""

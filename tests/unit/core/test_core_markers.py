@@ -81,3 +81,27 @@ def test_thousands_of_markers_are_found_in_one_text() -> None:
     index = _index(*pairs)
     text = " ".join(m for m, _ in pairs[::100])
     assert [req for _, req in index.find(text)] == [r for _, r in pairs[::100]]
+
+
+def test_odd_markers_are_found_literally_in_order_among_token_markers() -> None:
+    index = _index((A, "u1-r1"), ("<<m-7>>", "u2-r1"), ("alice/r1", "u3-r1"))
+    text = f"x alice/r1 y {A} z <<m-7>>"
+    assert list(index.find(text)) == [("alice/r1", "u3-r1"), (A, "u1-r1"), ("<<m-7>>", "u2-r1")]
+    assert index.scan(text.encode()) == (("alice/r1", "u3-r1"), (A, "u1-r1"), ("<<m-7>>", "u2-r1"))
+    assert len(index) == 3
+
+
+def test_an_odd_marker_is_found_in_its_json_escaped_forms() -> None:
+    index = _index(("\u27e6a1\u27e7", "u1-r1"), ('say "hi"', "u2-r1"))
+    line = orjson.dumps({"t": "\u27e6a1\u27e7"}).decode()
+    assert index.scan(line) == (("\u27e6a1\u27e7", "u1-r1"),)
+    assert index.scan('{"t": "\\u27e6a1\\u27e7"}') == (("\u27e6a1\u27e7", "u1-r1"),)
+    assert index.scan(orjson.dumps({"t": 'say "hi"'})) == (('say "hi"', "u2-r1"),)
+
+
+def test_an_odd_marker_glued_to_more_token_characters_is_another_string_and_a_discarded_one_is_gone() -> None:
+    index = _index(("alice/r1", "u1-r1"))
+    assert list(index.find("alice/r12")) == []
+    assert list(index.find("(alice/r1).")) == [("alice/r1", "u1-r1")]
+    index.discard(Marker("alice/r1"))
+    assert list(index.find("alice/r1")) == [] and len(index) == 0
