@@ -209,8 +209,12 @@ def bare_client(url: str, sessions: int, window: float, out: str) -> None:
     import orjson
     import psutil
 
-    from xtalk.client.session import new_marker, request_frame
+    from xtalk.client.session import new_marker
     from xtalk.client.wsconn import WsConnection
+
+    def request_frame(text: str) -> dict[str, Any]:  # the netra profile's start_agent frame
+        return {"type": "start_agent", "payload": {"user_request": text, "thread_id": None,
+                                                   "context": {"source": "message_input"}, "settings": {}}}
 
     raise_fd_limit()
     count = [0]
@@ -221,7 +225,7 @@ def bare_client(url: str, sessions: int, window: float, out: str) -> None:
         token = jwt.encode({"sub": f"bare-{i:05d}"}, "bench-secret-of-thirty-two-bytes!", algorithm="HS256")
 
         def next_request() -> None:
-            frame = request_frame("start_agent", f"bench request {new_marker()}", None)
+            frame = request_frame(f"bench request {new_marker()}")
             ws.send_text(orjson.dumps(frame))
 
         def on_message(data: bytes, binary: bool) -> None:
@@ -240,7 +244,7 @@ def bare_client(url: str, sessions: int, window: float, out: str) -> None:
     greenlets = [gevent.spawn(one, i) for i in range(sessions)]
     gevent.joinall(greenlets, timeout=120)
     for ws in conns:  # the gate opens: every session starts at once
-        ws.send_text(orjson.dumps(request_frame("start_agent", f"bench request {new_marker()}", None)))
+        ws.send_text(orjson.dumps(request_frame(f"bench request {new_marker()}")))
     gevent.sleep(1.0)  # warm-up
     me = psutil.Process()
     c0, n0, t0 = sum(me.cpu_times()[:2]), count[0], time.monotonic()

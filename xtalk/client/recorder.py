@@ -87,6 +87,7 @@ class Recorder:
         self.lines = 0
         self.ended = False
         self._buffer: list[bytes] = []
+        self._recv_tails: dict[tuple[str, str], bytes] = {}  # (user, conn) -> ',"user":..,"frame":'
         self._buffered = 0
         self._limit = buffer_bytes
         self._file = open(self.path, "ab")
@@ -135,11 +136,19 @@ class Recorder:
         if frame is None:
             return self.write({"kind": "recv", "t": t, "user": user, "conn": conn,
                                "raw": data.decode("utf-8", "replace")})
-        record = {"kind": "recv", "t": t, "user": user, "conn": conn, "frame": frame}
         if b"\n" in data or b"\r" in data:
-            return self.write(record)
-        head = orjson.dumps({"kind": "recv", "t": t, "user": user, "conn": conn})
-        return self._append(record, head[:-1] + b',"frame":' + data + b"}")
+            return self.write({"kind": "recv", "t": t, "user": user, "conn": conn, "frame": frame})
+        # The hot path: one line per received event. What follows ``t`` is constant per
+        # connection, so it is serialised once; the record dict is built only for a hook.
+        key = (user, conn)
+        tail = self._recv_tails.get(key)
+        if tail is None:
+            tail = orjson.dumps({"user": user, "conn": conn})[1:-1]
+            tail = self._recv_tails[key] = b"," + tail + b',"frame":'
+        line = b'{"kind":"recv","t":' + orjson.dumps(t) + tail + data + b"}"
+        if self.on_record is None:
+            return self._append_line(line)
+        return self._append({"kind": "recv", "t": t, "user": user, "conn": conn, "frame": frame}, line)
 
     def recv_frame(self, user: str, conn: str, frame: Any, t: float | None = None) -> int:
         """A received message that a transport decoded (a Socket.IO packet): ``frame`` as decoded."""
@@ -153,6 +162,7 @@ class Recorder:
         )
 
     def close_conn(self, user: str, conn: str, code: int | None, reason: str, by: str, t: float | None = None) -> int:
+        self._recv_tails.pop((user, conn), None)  # its cached line prefix: reconnects add up
         return self.write(
             {"kind": "close", "t": self.now() if t is None else t, "user": user, "conn": conn,
              "code": code, "reason": reason, "by": by}
@@ -174,6 +184,18 @@ class Recorder:
     def write(self, record: dict[str, Any]) -> int:
         """Append one record; returns its line number, or 0 when it was dropped (after ``end``)."""
         return self._append(record, orjson.dumps(record))
+
+    def _append_line(self, line: bytes) -> int:
+        """``_append`` without a hook to call (no record dict needed)."""
+        if self.ended or self._closed:
+            return 0
+        self.lines += 1
+        self._buffer.append(line)
+        self._buffer.append(b"\n")
+        self._buffered += len(line) + 1
+        if self._buffered >= self._limit:
+            self.flush()
+        return self.lines
 
     def _append(self, record: dict[str, Any], line: bytes) -> int:
         if self.ended or self._closed:

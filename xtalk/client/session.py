@@ -43,7 +43,7 @@ from websockets.exceptions import InvalidState
 from xtalk.client import auth as auth_mod
 from xtalk.client.channel import ConnectionPlan, new_session_id, now_iso, ws_url
 from xtalk.client.recorder import Recorder
-from xtalk.client.refusal import refusal_detail
+from xtalk.client.refusal import may_refuse, refusal_detail, refusal_needle
 from xtalk.client.tracker import ConnTracker, Finished, Notice, Outcome, PhaseReached
 from xtalk.client.wsconn import HandshakeError, WsConnection
 from xtalk.core.profile import first_value
@@ -107,10 +107,12 @@ class Harness:
     connected: int = 0
     stopping: bool = False  # the load is over: no new request
     profile: WireProfile = None  # type: ignore[assignment]  # None: the scenario's profile
+    refusal_needle: bytes | None = field(default=None, init=False)  # see xtalk.client.refusal
 
     def __post_init__(self) -> None:
         if self.profile is None:
             self.profile = load_profile(self.scenario.profile)
+        self.refusal_needle = refusal_needle(self.profile.core)
 
 
 @dataclass
@@ -449,7 +451,8 @@ class Session:
                 return
             rec.recv_text(self.user, tab.conn, data, frame, t)
             if isinstance(frame, dict):
-                self._note_refusal(tab, frame)
+                if may_refuse(self.h.refusal_needle, data):
+                    self._note_refusal(tab, frame)
                 self._on_frame(tab, frame, t)
             return
         for item in tab.codec.decode(data):

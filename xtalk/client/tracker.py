@@ -29,8 +29,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from xtalk.core.normalise import Event, Normaliser, Problem
-from xtalk.core.profile import EventKind, Profile, first_str
+from xtalk.core.normalise import Normaliser, Problem
+from xtalk.core.profile import EventKind, Profile, first_str, first_value
 
 
 class Phase(enum.Enum):
@@ -48,6 +48,7 @@ class Outcome(enum.Enum):
 
 _AGENT_KINDS = frozenset({EventKind.STARTED, EventKind.THINKING, EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED,
                           EventKind.COMPLETED, EventKind.FAILED, EventKind.RUN_OTHER})
+_PACED = _AGENT_KINDS | {EventKind.SERVER_ERROR}  # the kinds ``_event`` acts on
 _NORMALISERS: dict[int, Normaliser] = {}
 
 
@@ -99,6 +100,9 @@ class ConnTracker:
         self.profile = profile
         self.normalise = normaliser_for(profile)
         self._chains = bool(profile.parent_id or profile.step_id)
+        self._type_of = self.normalise.type_of
+        self._direct = self.normalise.direct
+        self._run_paths = profile.run_id
         self._waiting: list[Pending] = []  # sent, not bound to a run or a step yet (oldest first)
         self._by_run: dict[str, Pending] = {}  # run id -> request (kept after it finishes)
         self._by_step: dict[str, Pending] = {}  # message and step ids -> request (kept after it finishes)
@@ -124,6 +128,21 @@ class ConnTracker:
             self._by_step[echo] = pending
 
     def frame(self, frame: dict[str, Any], t: float) -> list[Notice]:
+        notices: list[Notice] = []
+        if not self._chains:
+            # The short way for the common event: a type whose kind is its own (no rule, wrapper
+            # or batch: the normaliser's ``direct`` table), paced on its kind and run id alone,
+            # without building the checker's whole event (ids, fingerprints, dedup hash).
+            type_name = self._type_of(frame)
+            direct = self._direct.get(type_name) if type_name.__class__ is str else None
+            if direct is not None:
+                kind = direct[0]
+                if kind in _PACED:
+                    run = first_value(frame, self._run_paths)
+                    if run is not None and run.__class__ is not str:
+                        run = None if isinstance(run, (dict, list)) else str(run)
+                    self._event(kind, direct[1], run or None, None, None, t, notices)
+                return notices
         events = self.normalise(frame)
         if isinstance(events, Problem):
             return []
@@ -131,12 +150,11 @@ class ConnTracker:
         if self._chains and len(events) == 1:  # a batch's items have no ids of the frame's
             step = first_str(frame, self.profile.step_id)
             parent = first_str(frame, self.profile.parent_id)
-        notices: list[Notice] = []
         for event in events:
-            self._event(event, step, parent, t, notices)
+            self._event(event.kind, event.type, event.run_id, step, parent, t, notices)
         return notices
 
-    def _owner(self, event: Event, step: str | None, parent: str | None) -> Pending | None:
+    def _owner(self, run_id: str | None, step: str | None, parent: str | None) -> Pending | None:
         """The request an agent event answers, binding its step or run id on the way."""
         pending = self._by_step.get(parent) if parent is not None else None
         if pending is None and step is not None:
@@ -149,7 +167,6 @@ class ConnTracker:
             if pending in self._waiting:
                 self._waiting.remove(pending)
             return pending
-        run_id = event.run_id
         if run_id is None:
             return None  # e.g. the second, id-less agent_completed: no evidence to pace on
         bound = self._by_run.get(run_id)
@@ -161,17 +178,17 @@ class ConnTracker:
             self._by_run[run_id] = bound
         return bound
 
-    def _event(self, event: Event, step: str | None, parent: str | None, t: float, out: list[Notice]) -> None:
-        kind = event.kind
+    def _event(self, kind: EventKind, type_name: str, run_id: str | None, step: str | None, parent: str | None,
+               t: float, out: list[Notice]) -> None:
         if kind is EventKind.SERVER_ERROR:
             # A server error frame answers the oldest request still waiting for its run, if any:
             # without it the request would idle until its deadline.
             if self._waiting:
-                self._finish(self._waiting[0], Outcome.FAILED, t, out, f"server sent {event.type}")
+                self._finish(self._waiting[0], Outcome.FAILED, t, out, f"server sent {type_name}")
             return
         if kind not in _AGENT_KINDS:
             return
-        pending = self._owner(event, step, parent)
+        pending = self._owner(run_id, step, parent)
         if pending is None or pending.req not in self._open:
             return  # nobody's here, or a late event of a finished request
         if kind is EventKind.STARTED:
@@ -184,7 +201,7 @@ class ConnTracker:
             if (step == pending.root) if pending.root is not None else pending.depth <= 0:
                 self._finish(pending, Outcome.OK, t, out)
         elif kind is EventKind.FAILED:
-            self._finish(pending, Outcome.FAILED, t, out, event.type)
+            self._finish(pending, Outcome.FAILED, t, out, type_name)
 
     def _phase(self, pending: Pending, phase: Phase, t: float, out: list[Notice]) -> None:
         if phase not in pending.phases:
