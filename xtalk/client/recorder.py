@@ -98,6 +98,11 @@ class Recorder:
 
     # ---- clock -------------------------------------------------------------------------------
 
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes recorded but not yet written to the file."""
+        return self._buffered
+
     def now(self) -> float:
         return time.monotonic() - self.clock_zero
 

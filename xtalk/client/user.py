@@ -86,6 +86,8 @@ class ProcessRun:
         self.live = start_live_worker(environment, settings, self.worker)
         self.recorder = Recorder(settings.out_dir / name, clock_zero=settings.clock_zero,
                                  on_record=self.live.on_record if self.live is not None else None)
+        if self.live is not None:
+            self.live.attach(self.recorder)  # a side process tails the history from here
         self.host = (environment.host or scenario.host or "").rstrip("/")
         self.recorder.meta(profile=scenario.profile, scenario=scenario.name, seed=settings.seed,
                            worker=self.worker, run_id=settings.run_id, host=self.host,
@@ -162,6 +164,7 @@ class ProcessRun:
                 self._load_phase()
                 drained = self._drain_phase()
             self.finish(drained)
+            self._finish_live()
             self._end_locust()
         except gevent.GreenletExit:
             raise
@@ -169,6 +172,15 @@ class ProcessRun:
             log.exception("xtalk: the run's conductor failed")
             self.recorder.error(None, "harness", f"conductor failed: {type(error).__name__}: {error}")
             self.finish(0.0)
+
+    def _finish_live(self) -> None:
+        """Before saying the run is over: the live checker's last findings and snapshot (a side
+        process may lag the history a little), bounded in time."""
+        if self.live is not None:
+            try:
+                self.live.finish()
+            except Exception as error:  # the live view is never worth a broken run
+                log.warning("xtalk: live checking did not finish: %s: %s", type(error).__name__, error)
 
     def _end_locust(self) -> None:
         """Stop Locust once this process's history is complete.
@@ -305,6 +317,11 @@ class ProcessRun:
         if not self.finished:
             since = 0.0 if self.stopped_at is None else self.recorder.now() - self.stopped_at
             self.finish(since)
+        if self.live is not None:
+            try:
+                self.live.stop()
+            except Exception:
+                pass
         try:
             self.http.close()
         except Exception:
