@@ -49,7 +49,7 @@ from xtalk.client.wsconn import HandshakeError, WsConnection
 from xtalk.core.profile import first_value
 from xtalk.profiles import load_profile
 from xtalk.profiles.model import REDACTED, WireProfile
-from xtalk.profiles.template import render, set_path
+from xtalk.profiles.template import compiled, render, set_path
 from xtalk.scenario.model import Journey, Scenario, Step
 from xtalk.transport import Codec, Control, codec_for
 
@@ -108,6 +108,7 @@ class Harness:
     stopping: bool = False  # the load is over: no new request
     profile: WireProfile = None  # type: ignore[assignment]  # None: the scenario's profile
     refusal_needle: bytes | None = field(default=None, init=False)  # see xtalk.client.refusal
+    pump: Any = None  # a ReadPump reads the plain connections; None: one reader greenlet each
 
     def __post_init__(self) -> None:
         if self.profile is None:
@@ -155,6 +156,7 @@ class Session:
         self.reconnects = 0
         self._retry_at = 0.0
         self._reconnecting = False  # open pacing runs steps in parallel greenlets: one at a time
+        self._want: int | None = None  # tabs the journey keeps open (``missing_tabs``)
         self._rng = random.Random(f"{harness.scenario.seed}:{user}")
 
     # ---- setting up --------------------------------------------------------------------------
@@ -285,8 +287,9 @@ class Session:
         return len(self.tabs)
 
     def missing_tabs(self) -> int:
-        want = len(self.engines()) * max(1, self.journey.tabs)
-        return max(0, want - sum(1 for tab in self.tabs if tab.alive and not tab.retiring))
+        if self._want is None:  # the journey's engines and tabs are fixed: counted once
+            self._want = len(self.engines()) * max(1, self.journey.tabs)
+        return max(0, self._want - sum(1 for tab in self.tabs if tab.alive and not tab.retiring))
 
     def reconnect(self, sleep: Callable[[float], Any], stopping: Callable[[], bool] | None = None) -> int:
         """Replace dead tabs after the backoff; returns how many tabs are open afterwards.
@@ -375,7 +378,10 @@ class Session:
         # A refusal that came with the handshake response is handled here, before anyone can
         # send on the tab: the tab comes back dead, with its close recorded.
         ws.settle_early()
-        ws.start_reader(h.spawn, h.pause)
+        if h.pump is not None and h.pump.accepts(ws):
+            h.pump.add(ws)  # one greenlet reads every plain connection (xtalk.client.pump)
+        else:
+            ws.start_reader(h.spawn, h.pause)
         if tab.alive and not tab.codec.needs_connect:
             self._authenticate(tab)
         if tab.alive and not tab.ready:
@@ -607,10 +613,11 @@ class Session:
             thread = self.thread if self.journey.follow_thread else None
         kind = h.profile.request(step.kind)
         echo = str(uuid.uuid4()) if kind.echo is not None else None
-        frame = render(kind.frame, {"text": f"{text} {marker}", "marker": marker, "thread": thread,
-                                    "message_id": echo, "user": self.user, "session": tab.session,
-                                    "account": self.creds.email if self.creds is not None else self.user,
-                                    "now": now_iso()})
+        fill, names = compiled(kind.frame)  # = render(kind.frame, values), compiled once
+        frame = fill({"text": f"{text} {marker}", "marker": marker, "thread": thread, "message_id": echo,
+                      "user": self.user, "session": tab.session,
+                      "account": self.creds.email if self.creds is not None else self.user,
+                      **({"now": now_iso()} if "now" in names else {})})
         for path, value in (payload or {}).items():
             set_path(frame, path, value)
         data = tab.codec.encode(frame)

@@ -43,6 +43,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from xtalk.client import embedded
 from xtalk.client.plan import INTERRUPT_DRAIN, STOP_LOAD_SIGNAL, Plan, fit
 from xtalk.client.probes import run_probes, wanted
+from xtalk.client.pump import ReadPump
 from xtalk.client.recorder import Recorder
 from xtalk.client.session import Harness, RequestFailed, Session
 from xtalk.client.settings import RunSettings, read_settings
@@ -103,6 +104,7 @@ class ProcessRun:
             scenario=scenario, recorder=self.recorder, http=self.http, base_url=self.host,
             run_id=settings.run_id, report=self.report, spawn=gevent.spawn, make_waiter=AsyncResult,
             environ=_environ(), pause=gevent.sleep,
+            pump=ReadPump() if os.environ.get("XTALK_READ_PUMP", "1") != "0" else None,
         )
         self.sessions: list[Session] = []
         self.spawned = 0

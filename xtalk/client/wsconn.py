@@ -10,7 +10,8 @@ Shape:
 - ``open()`` runs the opening handshake in the caller's greenlet, bounded by ``timeout`` (>= 30 s
   in runs: handshakes of many users compete). A refused handshake raises ``HandshakeError`` with
   the HTTP status; a socket failure raises ``OSError``.
-- ``start_reader(spawn)`` runs the receive loop in one greenlet per connection; it hands every
+- ``start_reader(spawn)`` runs the receive loop in one greenlet per connection (or a
+  ``xtalk.client.pump.ReadPump`` reads it, with many others, through ``pump_read``); it hands every
   complete text or binary message to ``on_message(data, binary)`` and calls ``on_closed(code,
   reason, by)`` exactly once when the connection is over (``by`` is ``"client"`` when we sent the
   first close frame, else ``"server"``; 1006 when no close frame arrived).
@@ -93,6 +94,9 @@ class WsConnection:
         self._closed_reported = False
         self._client_closed_first = False
         self._lock = threading.Lock()
+        self.pump: Any = None  # the ReadPump reading this connection, if one does (xtalk.client.pump)
+        self.raw_sock: Any = None  # the non-blocking socket under ``sock``, for the pump
+        self.queued = False  # in the pump's ready list
 
     # ---- opening -----------------------------------------------------------------------------
 
@@ -222,6 +226,23 @@ class WsConnection:
             if pause is not None:
                 pause()
 
+    def pump_read(self) -> None:
+        """One read for the read pump, which saw the socket readable: what one turn of
+        ``read_loop`` does, without blocking (nothing there: nothing done)."""
+        if self.sock is None:
+            self._report_closed(1006, "connection torn down", "client" if self._client_closed_first else "server")
+            return
+        try:
+            data = self.raw_sock.recv(self.bufsize)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            by = "client" if self._client_closed_first else "server"
+            received = self.protocol.close_rcvd if self.protocol is not None else None
+            self._report_closed(received.code if received is not None else 1006, f"socket error: {error}", by)
+            return
+        self.feed(data)
+
     def feed(self, data: bytes) -> None:
         """Process bytes read from the socket (b"" is end of stream). Public for tests."""
         protocol = self.protocol
@@ -303,6 +324,8 @@ class WsConnection:
                 self.callback_errors += 1
 
     def _hard_close(self) -> None:
+        if self.pump is not None:
+            self.pump.remove(self)  # its watcher goes before its descriptor does
         sock, self.sock = self.sock, None
         if sock is not None:
             try:
