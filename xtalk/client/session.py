@@ -116,7 +116,7 @@ class Harness:
         self.refusal_needle = refusal_needle(self.profile.core)
 
 
-@dataclass
+@dataclass(slots=True)
 class Tab:
     """One WebSocket connection of a user."""
 
@@ -138,6 +138,10 @@ class Tab:
 
 
 class Session:
+    __slots__ = ("h", "user", "index", "journey", "creds", "thread", "tabs", "n_requests", "n_steps", "token_at",
+                 "n_conns", "_rotation", "retired", "reconnect_failures", "reconnects", "_retry_at", "_reconnecting",
+                 "_want", "_random", "__weakref__")
+
     def __init__(self, harness: Harness, user: str, index: int, journey: Journey) -> None:
         self.h = harness
         self.user = user
@@ -157,7 +161,13 @@ class Session:
         self._retry_at = 0.0
         self._reconnecting = False  # open pacing runs steps in parallel greenlets: one at a time
         self._want: int | None = None  # tabs the journey keeps open (``missing_tabs``)
-        self._rng = random.Random(f"{harness.scenario.seed}:{user}")
+        self._random: random.Random | None = None  # made on first use: 2.5 KB a session otherwise
+
+    def _rng(self) -> random.Random:
+        """This user's jitter, seeded by the run's seed and its name (the same draws every run)."""
+        if self._random is None:
+            self._random = random.Random(f"{self.h.scenario.seed}:{self.user}")
+        return self._random
 
     # ---- setting up --------------------------------------------------------------------------
 
@@ -311,7 +321,7 @@ class Session:
         h = self.h
         delay = self._retry_at - h.recorder.now()
         if not self.next_tabs_alive():  # never straight back: the server may be refusing everyone
-            delay = max(delay, backoff_delay(self.reconnect_failures, self._rng.random()))
+            delay = max(delay, backoff_delay(self.reconnect_failures, self._rng().random()))
         if delay > 0:
             sleep(delay)
         if (stopping is not None and stopping()) or h.stopping or self.creds is None:
@@ -323,7 +333,7 @@ class Session:
         opened = self.open_tabs()
         if self.missing_tabs() > 0:
             self.reconnect_failures += 1
-            self._retry_at = h.recorder.now() + backoff_delay(self.reconnect_failures, self._rng.random())
+            self._retry_at = h.recorder.now() + backoff_delay(self.reconnect_failures, self._rng().random())
         return opened
 
     def open_tab(self, engine: str | None, *, token: str | None = None, session: str | None = None,

@@ -26,6 +26,7 @@ Pure: no clock, no I/O; times are passed in.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,12 @@ class Pending:
     phases: dict[Phase, float] = field(default_factory=dict)
 
 
+#: What a finished request's ids point at: its late events are nobody's (``req`` is never open).
+_DONE = Pending("", 0.0)
+#: Finished requests per connection whose ids are remembered.
+RETAIN = 16
+
+
 @dataclass(frozen=True, slots=True)
 class PhaseReached:
     req: str
@@ -104,8 +111,9 @@ class ConnTracker:
         self._direct = self.normalise.direct
         self._run_paths = profile.run_id
         self._waiting: list[Pending] = []  # sent, not bound to a run or a step yet (oldest first)
-        self._by_run: dict[str, Pending] = {}  # run id -> request (kept after it finishes)
-        self._by_step: dict[str, Pending] = {}  # message and step ids -> request (kept after it finishes)
+        self._by_run: dict[str, Pending] = {}  # run id -> request (``_DONE`` a while after it finishes)
+        self._by_step: dict[str, Pending] = {}  # message and step ids -> request (the same)
+        self._retired: deque[list[tuple[dict[str, Pending], str]]] = deque()  # ids of finished requests
         self._open: dict[str, Pending] = {}  # req -> request, while in flight
 
     @property
@@ -160,6 +168,8 @@ class ConnTracker:
         if pending is None and step is not None:
             pending = self._by_step.get(step)
         if pending is not None:
+            if pending is _DONE:
+                return pending  # a late event of a finished request
             if step is not None:
                 self._by_step.setdefault(step, pending)
                 if pending.root is None and parent is not None and parent == pending.echo:
@@ -212,7 +222,28 @@ class ConnTracker:
         self._open.pop(pending.req, None)
         if pending in self._waiting:
             self._waiting.remove(pending)
+        self._retire(pending)
         out.append(Finished(pending.req, outcome, t, t - pending.sent_at, detail))
+
+    def _retire(self, pending: Pending) -> None:
+        """A finished request's ids keep pointing at ``_DONE`` (so its late events are not taken
+        for a later request's) for its ``RETAIN`` successors on this connection, then go: a
+        connection's tables stay small however long the run."""
+        ids: list[tuple[dict[str, Pending], str]] = []
+        if pending.run_id is not None and self._by_run.get(pending.run_id) is pending:
+            self._by_run[pending.run_id] = _DONE
+            ids.append((self._by_run, pending.run_id))
+        if self._chains:
+            for key, owner in self._by_step.items():
+                if owner is pending:
+                    ids.append((self._by_step, key))
+            for table, key in ids:
+                table[key] = _DONE
+        self._retired.append(ids)
+        if len(self._retired) > RETAIN:
+            for table, key in self._retired.popleft():
+                if table.get(key) is _DONE:
+                    del table[key]
 
     def expire(self, req: str, t: float) -> Notice | None:
         """The caller's deadline for ``req`` passed. Its run id, if learned, stays bound, so its

@@ -26,6 +26,7 @@ every listener here catches, logs and goes on.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -241,6 +242,10 @@ class ProcessRun:
             gevent.sleep(0.05)
         self.recorder.write({"kind": "load", "t": self.recorder.now(), "state": "start", "users": self.ready,
                              "connections": self.harness.connected})
+        # Everything set up so far lives for the whole run: out of the collector's sight, so its
+        # full collections during the load do not walk thousands of sessions (CPython's gc.freeze).
+        gc.collect()
+        gc.freeze()
         plan = self._plan()
         log.info("xtalk: %d users ready, %d connections open: load starts for %g s",
                  self.ready, self.harness.connected, plan.load)

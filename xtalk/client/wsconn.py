@@ -65,6 +65,11 @@ class HandshakeError(Exception):
 
 
 class WsConnection:
+    # Thousands per worker: no per-instance dict (issue 11: <= 25 KB per session).
+    __slots__ = ("url", "uri", "subprotocols", "headers", "on_message", "on_closed", "max_size", "bufsize",
+                 "protocol", "sock", "subprotocol", "callback_errors", "_early", "_fragments", "_fragment_binary",
+                 "_closed_reported", "_client_closed_first", "_lock", "pump", "raw_sock", "queued", "__weakref__")
+
     def __init__(
         self,
         url: str,
@@ -126,6 +131,9 @@ class WsConnection:
             raise HandshakeError(response.status_code, body or response.reason_phrase)
         self.subprotocol = protocol.subprotocol
         sock.settimeout(None)
+        # The handshake's headers hold the credential and are needed no more: not kept per connection.
+        self.headers = {}
+        self.subprotocols = []
 
     def _read_response(self) -> Response:
         assert self.protocol is not None

@@ -156,3 +156,21 @@ def test_the_short_way_for_direct_types_paces_as_the_whole_normaliser_does() -> 
     for n, frame in enumerate(frames):
         assert short.frame(dict(frame), 2.0 + n) == long.frame(dict(frame), 2.0 + n), frame
     assert short.open_requests() == long.open_requests()
+
+
+def test_a_long_connection_keeps_few_finished_ids_and_recent_late_events_still_belong_to_nobody() -> None:
+    from xtalk.client.tracker import RETAIN, ConnTracker
+    from xtalk.profiles.netra import NETRA
+
+    tracker = ConnTracker(NETRA)
+    for n in range(200):
+        tracker.sent(f"u-r{n}", float(n))
+        tracker.frame({"type": "agent_started", "run_id": f"run{n}"}, n + 0.1)
+        assert [type(x).__name__ for x in tracker.frame({"type": "agent_completed", "run_id": f"run{n}"}, n + 0.2)] \
+            == ["Finished"]
+    assert len(tracker._by_run) <= RETAIN + 1
+    tracker.sent("u-next", 300.0)
+    # A late event of a request that finished a moment ago is not taken for the next one's.
+    assert tracker.frame({"type": "agent_thinking", "run_id": "run199"}, 300.1) == []
+    notices = tracker.frame({"type": "agent_started", "run_id": "run-next"}, 300.2)
+    assert [n.req for n in notices] == ["u-next"]
