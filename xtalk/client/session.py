@@ -43,7 +43,7 @@ from websockets.exceptions import InvalidState
 from xtalk.client import auth as auth_mod
 from xtalk.client.channel import ConnectionPlan, new_session_id, now_iso, ws_url
 from xtalk.client.recorder import Recorder
-from xtalk.client.refusal import may_refuse, refusal_detail, refusal_needle
+from xtalk.client.refusal import refusal_detail, refusal_needle
 from xtalk.client.tracker import ConnTracker, Finished, Notice, Outcome, PhaseReached
 from xtalk.client.wsconn import HandshakeError, WsConnection
 from xtalk.core.profile import first_value
@@ -466,9 +466,18 @@ class Session:
                 rec.recv_text(self.user, tab.conn, data, None, t)
                 return
             rec.recv_text(self.user, tab.conn, data, frame, t)
-            if isinstance(frame, dict):
-                if may_refuse(self.h.refusal_needle, data):
+            if frame.__class__ is dict:
+                needle = self.h.refusal_needle  # ``may_refuse`` inline: once per event
+                if needle is None or needle in data or b"\\" in data:
                     self._note_refusal(tab, frame)
+                if tab.awaiting_auth:
+                    self._on_auth_answer(tab, frame)
+                if tab.tracker.in_flight_now:  # ``_on_frame`` inline: requests in flight here
+                    notices = tab.tracker.frame(frame, t)
+                    if notices:
+                        self._notify(tab, notices)
+            elif isinstance(frame, dict):
+                self._note_refusal(tab, frame)
                 self._on_frame(tab, frame, t)
             return
         for item in tab.codec.decode(data):

@@ -114,24 +114,24 @@ class ConnTracker:
         self._by_run: dict[str, Pending] = {}  # run id -> request (``_DONE`` a while after it finishes)
         self._by_step: dict[str, Pending] = {}  # message and step ids -> request (the same)
         self._retired: deque[list[tuple[dict[str, Pending], str]]] = deque()  # ids of finished requests
-        self._open: dict[str, Pending] = {}  # req -> request, while in flight
+        self.in_flight_now: dict[str, Pending] = {}  # req -> request, while in flight (read per event: public)
 
     @property
     def in_flight(self) -> int:
-        return len(self._open)
+        return len(self.in_flight_now)
 
     def open_requests(self) -> set[str]:
         """The requests in flight on this connection."""
-        return set(self._open)
+        return set(self.in_flight_now)
 
     def started_requests(self) -> set[str]:
         """The requests in flight here that have reached ``agent_started``."""
-        return {req for req, pending in self._open.items() if Phase.STARTED in pending.phases}
+        return {req for req, pending in self.in_flight_now.items() if Phase.STARTED in pending.phases}
 
     def sent(self, req: str, t: float, echo: str | None = None) -> None:
         pending = Pending(req, t, echo)
         self._waiting.append(pending)
-        self._open[req] = pending
+        self.in_flight_now[req] = pending
         if echo is not None:
             self._by_step[echo] = pending
 
@@ -199,7 +199,7 @@ class ConnTracker:
         if kind not in _AGENT_KINDS:
             return
         pending = self._owner(run_id, step, parent)
-        if pending is None or pending.req not in self._open:
+        if pending is None or pending.req not in self.in_flight_now:
             return  # nobody's here, or a late event of a finished request
         if kind is EventKind.STARTED:
             pending.depth += 1
@@ -219,7 +219,7 @@ class ConnTracker:
             out.append(PhaseReached(pending.req, phase, t, t - pending.sent_at))
 
     def _finish(self, pending: Pending, outcome: Outcome, t: float, out: list[Notice], detail: str = "") -> None:
-        self._open.pop(pending.req, None)
+        self.in_flight_now.pop(pending.req, None)
         if pending in self._waiting:
             self._waiting.remove(pending)
         self._retire(pending)
@@ -248,7 +248,7 @@ class ConnTracker:
     def expire(self, req: str, t: float) -> Notice | None:
         """The caller's deadline for ``req`` passed. Its run id, if learned, stays bound, so its
         late events are not taken for the next request's."""
-        pending = self._open.get(req)
+        pending = self.in_flight_now.get(req)
         if pending is None:
             return None
         out: list[Notice] = []
@@ -257,6 +257,6 @@ class ConnTracker:
 
     def connection_closed(self, t: float, detail: str) -> list[Notice]:
         out: list[Notice] = []
-        for pending in list(self._open.values()):
+        for pending in list(self.in_flight_now.values()):
             self._finish(pending, Outcome.CLOSED, t, out, detail)
         return out
