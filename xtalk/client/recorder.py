@@ -86,9 +86,8 @@ class Recorder:
         self.hook_errors = 0
         self.lines = 0
         self.ended = False
-        self._buffer: list[bytes] = []
+        self._buffer = bytearray()  # lines not yet written (appending to one buffer is C work)
         self._recv_tails: dict[tuple[str, str], bytes] = {}  # (user, conn) -> ',"user":..,"frame":'
-        self._buffered = 0
         self._limit = buffer_bytes
         self._file = open(self.path, "ab")
         self._closed = False
@@ -101,7 +100,7 @@ class Recorder:
     @property
     def buffered_bytes(self) -> int:
         """Bytes recorded but not yet written to the file."""
-        return self._buffered
+        return len(self._buffer)
 
     def now(self) -> float:
         return time.monotonic() - self.clock_zero
@@ -150,9 +149,20 @@ class Recorder:
         if tail is None:
             tail = orjson.dumps({"user": user, "conn": conn})[1:-1]
             tail = self._recv_tails[key] = b"," + tail + b',"frame":'
+        if self.on_record is None:  # no line object either: straight into the buffer
+            if self.ended or self._closed:
+                return 0
+            buffer = self._buffer
+            buffer += b'{"kind":"recv","t":'
+            buffer += orjson.dumps(t)
+            buffer += tail
+            buffer += data
+            buffer += b"}\n"
+            self.lines += 1
+            if len(buffer) >= self._limit:
+                self.flush()
+            return self.lines
         line = b'{"kind":"recv","t":' + orjson.dumps(t) + tail + data + b"}"
-        if self.on_record is None:
-            return self._append_line(line)
         return self._append({"kind": "recv", "t": t, "user": user, "conn": conn, "frame": frame}, line)
 
     def recv_frame(self, user: str, conn: str, frame: Any, t: float | None = None) -> int:
@@ -190,40 +200,25 @@ class Recorder:
         """Append one record; returns its line number, or 0 when it was dropped (after ``end``)."""
         return self._append(record, orjson.dumps(record))
 
-    def _append_line(self, line: bytes) -> int:
-        """``_append`` without a hook to call (no record dict needed)."""
-        if self.ended or self._closed:
-            return 0
-        self.lines += 1
-        self._buffer.append(line)
-        self._buffer.append(b"\n")
-        self._buffered += len(line) + 1
-        if self._buffered >= self._limit:
-            self.flush()
-        return self.lines
-
     def _append(self, record: dict[str, Any], line: bytes) -> int:
         if self.ended or self._closed:
             return 0
         self.lines += 1
-        self._buffer.append(line)
-        self._buffer.append(b"\n")
-        self._buffered += len(line) + 1
+        self._buffer += line
+        self._buffer += b"\n"
         if self.on_record is not None:
             try:
                 self.on_record(record, self.lines, line.decode("utf-8"))
             except Exception:  # a live checker's bug must not break the load
                 self.hook_errors += 1
-        if self._buffered >= self._limit:
+        if len(self._buffer) >= self._limit:
             self.flush()
         return self.lines
 
     def flush(self) -> None:
         if not self._buffer or self._closed:
             return
-        data = b"".join(self._buffer)
-        self._buffer.clear()
-        self._buffered = 0
+        data, self._buffer = self._buffer, bytearray()
         self._file.write(data)
         self._file.flush()
 

@@ -31,13 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xtalk.core.normalise import Normaliser, Problem
-from xtalk.core.profile import EventKind, Profile, first_str, first_value
+from xtalk.core.profile import EventKind, Profile, first_str
 
 
 class Phase(enum.Enum):
     STARTED = "agent_started"
     THINKING = "agent_thinking"
     COMPLETED = "agent_completed"
+
+
+_SEEN = Phase.THINKING
 
 
 class Outcome(enum.Enum):
@@ -50,6 +53,8 @@ class Outcome(enum.Enum):
 _AGENT_KINDS = frozenset({EventKind.STARTED, EventKind.THINKING, EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED,
                           EventKind.COMPLETED, EventKind.FAILED, EventKind.RUN_OTHER})
 _PACED = _AGENT_KINDS | {EventKind.SERVER_ERROR}  # the kinds ``_event`` acts on
+_QUIET = frozenset({EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED, EventKind.RUN_OTHER})  # bind, nothing else
+_THINKING = EventKind.THINKING
 _NORMALISERS: dict[int, Normaliser] = {}
 
 
@@ -109,7 +114,7 @@ class ConnTracker:
         self._chains = bool(profile.parent_id or profile.step_id)
         self._type_of = self.normalise.type_of
         self._direct = self.normalise.direct
-        self._run_paths = profile.run_id
+        self._run_of = self.normalise.run_id_of
         self._waiting: list[Pending] = []  # sent, not bound to a run or a step yet (oldest first)
         self._by_run: dict[str, Pending] = {}  # run id -> request (``_DONE`` a while after it finishes)
         self._by_step: dict[str, Pending] = {}  # message and step ids -> request (the same)
@@ -146,9 +151,13 @@ class ConnTracker:
             if direct is not None:
                 kind = direct[0]
                 if kind in _PACED:
-                    run = first_value(frame, self._run_paths)
+                    run = self._run_of(frame)
                     if run is not None and run.__class__ is not str:
                         run = None if isinstance(run, (dict, list)) else str(run)
+                    if run:
+                        bound = self._by_run.get(run)
+                        if bound is not None and (kind in _QUIET or (kind is _THINKING and _SEEN in bound.phases)):
+                            return notices  # most of a run's events: bound already, nothing to report
                     self._event(kind, direct[1], run or None, None, None, t, notices)
                 return notices
         events = self.normalise(frame)

@@ -137,6 +137,10 @@ def test_the_short_way_for_direct_types_paces_as_the_whole_normaliser_does() -> 
     frames = [
         {"type": "agent_started", "run_id": "r1", "agent_name": "a"},
         {"type": "agent_thinking", "run_id": "r1"},
+        {"type": "agent_thinking", "run_id": "r1"},
+        {"type": "tool_completed", "run_id": "r1"},
+        {"type": "tool_executing", "run_id": "r9"},
+        {"type": "agent_thinking", "run_id": "r9"},
         {"type": "agent_started", "run_id": 7},
         {"type": "tool_executing", "run_id": "r1"},
         {"type": "agent_completed", "run_id": 7},
