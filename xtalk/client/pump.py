@@ -47,26 +47,16 @@ class ReadPump:
 
     @staticmethod
     def accepts(ws: Any) -> bool:
-        """A plain gevent socket, non-blocking underneath (what ``pump_read`` needs)."""
-        try:
-            from gevent.socket import socket as gevent_socket
-            from gevent.ssl import SSLSocket
-        except ImportError:
-            return False
-        sock = ws.sock
-        raw = getattr(sock, "_sock", None)
-        return (isinstance(sock, gevent_socket) and not isinstance(sock, SSLSocket) and raw is not None
-                and raw.gettimeout() == 0.0)
+        """A plain gevent socket, non-blocking underneath (``wsconn.raw_socket``)."""
+        return ws.raw_sock is not None and ws.sock is not None
 
     def add(self, ws: Any) -> None:
         """Read ``ws`` from now on (its frames that came with the handshake are settled first)."""
         ws.settle_early()
         if ws.sock is None or ws._closed_reported:
             return
-        raw = ws.sock._sock
-        watcher = self.loop.io(raw.fileno(), 1)
+        watcher = self.loop.io(ws.raw_sock.fileno(), 1)
         ws.pump = self
-        ws.raw_sock = raw
         ws.queued = False
         self.watchers[ws] = watcher
         watcher.start(self._readable, ws)

@@ -55,6 +55,21 @@ def shared_ssl_context() -> ssl.SSLContext:
     return _SSL_CONTEXT
 
 
+def raw_socket(sock: Any) -> Any:
+    """The non-blocking OS socket under a plain gevent socket, else None (a TLS socket, a
+    blocking one, a test's fake): sends try it first, and the read pump reads it."""
+    try:
+        from gevent.socket import socket as gevent_socket
+        from gevent.ssl import SSLSocket
+    except ImportError:
+        return None
+    raw = getattr(sock, "_sock", None)
+    if isinstance(sock, gevent_socket) and not isinstance(sock, SSLSocket) and raw is not None \
+            and raw.gettimeout() == 0.0:
+        return raw
+    return None
+
+
 class HandshakeError(Exception):
     """The server answered the opening handshake with something other than 101, or hung up."""
 
@@ -100,7 +115,7 @@ class WsConnection:
         self._client_closed_first = False
         self._lock = threading.Lock()
         self.pump: Any = None  # the ReadPump reading this connection, if one does (xtalk.client.pump)
-        self.raw_sock: Any = None  # the non-blocking socket under ``sock``, for the pump
+        self.raw_sock: Any = None  # the non-blocking socket under ``sock`` (``raw_socket``)
         self.queued = False  # in the pump's ready list
 
     # ---- opening -----------------------------------------------------------------------------
@@ -131,6 +146,7 @@ class WsConnection:
             raise HandshakeError(response.status_code, body or response.reason_phrase)
         self.subprotocol = protocol.subprotocol
         sock.settimeout(None)
+        self.raw_sock = raw_socket(sock)
         # The handshake's headers hold the credential and are needed no more: not kept per connection.
         self.headers = {}
         self.subprotocols = []
@@ -184,9 +200,18 @@ class WsConnection:
         chunks = self.protocol.data_to_send()
         if self.sock is None:
             return  # already torn down: nothing can be sent any more
+        raw = self.raw_sock
         for chunk in chunks:
             if chunk:
-                self.sock.sendall(chunk)
+                if raw is not None:  # most frames fit the socket's buffer: one system call
+                    try:
+                        sent = raw.send(chunk)
+                    except (BlockingIOError, InterruptedError):
+                        sent = 0
+                    if sent == len(chunk):
+                        continue
+                    chunk = chunk[sent:]
+                self.sock.sendall(chunk)  # the rest, waiting for the buffer as gevent does
             else:  # SEND_EOF: half-close
                 try:
                     self.sock.shutdown(socket.SHUT_WR)
@@ -334,7 +359,7 @@ class WsConnection:
     def _hard_close(self) -> None:
         if self.pump is not None:
             self.pump.remove(self)  # its watcher goes before its descriptor does
-        sock, self.sock = self.sock, None
+        sock, self.sock, self.raw_sock = self.sock, None, None
         if sock is not None:
             try:
                 sock.close()
