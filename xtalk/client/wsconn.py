@@ -150,6 +150,10 @@ class WsConnection:
         # The handshake's headers hold the credential and are needed no more: not kept per connection.
         self.headers = {}
         self.subprotocols = []
+        # The protocol's parser keeps the response object alive for the connection's life (a local
+        # of its generator): its headers and body are read, so they go (~1.5 KB a connection).
+        response.headers.clear()
+        response.body = b""
 
     def _read_response(self) -> Response:
         assert self.protocol is not None
