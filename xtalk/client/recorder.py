@@ -86,8 +86,8 @@ class Recorder:
         self.hook_errors = 0
         self.lines = 0
         self.ended = False
-        self._buffer: list[bytes] = []
-        self._buffered = 0
+        self._buffer = bytearray()  # lines not yet written (appending to one buffer is C work)
+        self._recv_tails: dict[tuple[str, str], bytes] = {}  # (user, conn) -> ',"user":..,"frame":'
         self._limit = buffer_bytes
         self._file = open(self.path, "ab")
         self._closed = False
@@ -96,6 +96,11 @@ class Recorder:
             _install_signal_flush(self)
 
     # ---- clock -------------------------------------------------------------------------------
+
+    @property
+    def buffered_bytes(self) -> int:
+        """Bytes recorded but not yet written to the file."""
+        return len(self._buffer)
 
     def now(self) -> float:
         return time.monotonic() - self.clock_zero
@@ -135,11 +140,30 @@ class Recorder:
         if frame is None:
             return self.write({"kind": "recv", "t": t, "user": user, "conn": conn,
                                "raw": data.decode("utf-8", "replace")})
-        record = {"kind": "recv", "t": t, "user": user, "conn": conn, "frame": frame}
         if b"\n" in data or b"\r" in data:
-            return self.write(record)
-        head = orjson.dumps({"kind": "recv", "t": t, "user": user, "conn": conn})
-        return self._append(record, head[:-1] + b',"frame":' + data + b"}")
+            return self.write({"kind": "recv", "t": t, "user": user, "conn": conn, "frame": frame})
+        # The hot path: one line per received event. What follows ``t`` is constant per
+        # connection, so it is serialised once; the record dict is built only for a hook.
+        key = (user, conn)
+        tail = self._recv_tails.get(key)
+        if tail is None:
+            tail = orjson.dumps({"user": user, "conn": conn})[1:-1]
+            tail = self._recv_tails[key] = b"," + tail + b',"frame":'
+        if self.on_record is None:  # no line object either: straight into the buffer
+            if self.ended or self._closed:
+                return 0
+            buffer = self._buffer
+            buffer += b'{"kind":"recv","t":'
+            buffer += orjson.dumps(t)
+            buffer += tail
+            buffer += data
+            buffer += b"}\n"
+            self.lines += 1
+            if len(buffer) >= self._limit:
+                self.flush()
+            return self.lines
+        line = b'{"kind":"recv","t":' + orjson.dumps(t) + tail + data + b"}"
+        return self._append({"kind": "recv", "t": t, "user": user, "conn": conn, "frame": frame}, line)
 
     def recv_frame(self, user: str, conn: str, frame: Any, t: float | None = None) -> int:
         """A received message that a transport decoded (a Socket.IO packet): ``frame`` as decoded."""
@@ -153,6 +177,7 @@ class Recorder:
         )
 
     def close_conn(self, user: str, conn: str, code: int | None, reason: str, by: str, t: float | None = None) -> int:
+        self._recv_tails.pop((user, conn), None)  # its cached line prefix: reconnects add up
         return self.write(
             {"kind": "close", "t": self.now() if t is None else t, "user": user, "conn": conn,
              "code": code, "reason": reason, "by": by}
@@ -179,24 +204,21 @@ class Recorder:
         if self.ended or self._closed:
             return 0
         self.lines += 1
-        self._buffer.append(line)
-        self._buffer.append(b"\n")
-        self._buffered += len(line) + 1
+        self._buffer += line
+        self._buffer += b"\n"
         if self.on_record is not None:
             try:
                 self.on_record(record, self.lines, line.decode("utf-8"))
             except Exception:  # a live checker's bug must not break the load
                 self.hook_errors += 1
-        if self._buffered >= self._limit:
+        if len(self._buffer) >= self._limit:
             self.flush()
         return self.lines
 
     def flush(self) -> None:
         if not self._buffer or self._closed:
             return
-        data = b"".join(self._buffer)
-        self._buffer.clear()
-        self._buffered = 0
+        data, self._buffer = self._buffer, bytearray()
         self._file.write(data)
         self._file.flush()
 

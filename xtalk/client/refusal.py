@@ -12,6 +12,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from xtalk.core.profile import Profile, first_str
 
 #: Close codes with which a server refuses a connection's credentials (1008: policy violation).
@@ -47,3 +49,23 @@ def refusal_detail(profile: Profile | None, frame: Any) -> str | None:
             parts.append(value[:200])
     kind = first_str(frame, profile.type_path) or "frame"
     return f"{kind} " + ": ".join(parts) if parts else kind
+
+
+def refusal_needle(profile: Profile | None) -> bytes | None:
+    """Bytes that the JSON text of every refusal frame holds unless it has an escape (``\\``):
+    the quoted value of an ``eq`` condition on a string. A received text without the needle and
+    without a backslash cannot be a refusal, so most frames skip ``refusal_detail`` (a per-event
+    cost). None when no condition gives one (then every frame is tested)."""
+    if profile is None or not profile.refusal:
+        return None
+    for condition in profile.refusal:
+        if condition.op == "eq" and isinstance(condition.value, str):
+            quoted = orjson.dumps(condition.value)
+            if b"\\" not in quoted:
+                return quoted
+    return None
+
+
+def may_refuse(needle: bytes | None, data: bytes) -> bool:
+    """False only when the text ``data`` cannot be a refusal (see ``refusal_needle``)."""
+    return needle is None or needle in data or b"\\" in data

@@ -43,13 +43,13 @@ from websockets.exceptions import InvalidState
 from xtalk.client import auth as auth_mod
 from xtalk.client.channel import ConnectionPlan, new_session_id, now_iso, ws_url
 from xtalk.client.recorder import Recorder
-from xtalk.client.refusal import refusal_detail
+from xtalk.client.refusal import refusal_detail, refusal_needle
 from xtalk.client.tracker import ConnTracker, Finished, Notice, Outcome, PhaseReached
 from xtalk.client.wsconn import HandshakeError, WsConnection
 from xtalk.core.profile import first_value
 from xtalk.profiles import load_profile
 from xtalk.profiles.model import REDACTED, WireProfile
-from xtalk.profiles.template import render, set_path
+from xtalk.profiles.template import compiled, render, set_path
 from xtalk.scenario.model import Journey, Scenario, Step
 from xtalk.transport import Codec, Control, codec_for
 
@@ -107,13 +107,16 @@ class Harness:
     connected: int = 0
     stopping: bool = False  # the load is over: no new request
     profile: WireProfile = None  # type: ignore[assignment]  # None: the scenario's profile
+    refusal_needle: bytes | None = field(default=None, init=False)  # see xtalk.client.refusal
+    pump: Any = None  # a ReadPump reads the plain connections; None: one reader greenlet each
 
     def __post_init__(self) -> None:
         if self.profile is None:
             self.profile = load_profile(self.scenario.profile)
+        self.refusal_needle = refusal_needle(self.profile.core)
 
 
-@dataclass
+@dataclass(slots=True)
 class Tab:
     """One WebSocket connection of a user."""
 
@@ -135,6 +138,10 @@ class Tab:
 
 
 class Session:
+    __slots__ = ("h", "user", "index", "journey", "creds", "thread", "tabs", "n_requests", "n_steps", "token_at",
+                 "n_conns", "_rotation", "retired", "reconnect_failures", "reconnects", "_retry_at", "_reconnecting",
+                 "_want", "_random", "__weakref__")
+
     def __init__(self, harness: Harness, user: str, index: int, journey: Journey) -> None:
         self.h = harness
         self.user = user
@@ -153,7 +160,14 @@ class Session:
         self.reconnects = 0
         self._retry_at = 0.0
         self._reconnecting = False  # open pacing runs steps in parallel greenlets: one at a time
-        self._rng = random.Random(f"{harness.scenario.seed}:{user}")
+        self._want: int | None = None  # tabs the journey keeps open (``missing_tabs``)
+        self._random: random.Random | None = None  # made on first use: 2.5 KB a session otherwise
+
+    def _rng(self) -> random.Random:
+        """This user's jitter, seeded by the run's seed and its name (the same draws every run)."""
+        if self._random is None:
+            self._random = random.Random(f"{self.h.scenario.seed}:{self.user}")
+        return self._random
 
     # ---- setting up --------------------------------------------------------------------------
 
@@ -283,8 +297,9 @@ class Session:
         return len(self.tabs)
 
     def missing_tabs(self) -> int:
-        want = len(self.engines()) * max(1, self.journey.tabs)
-        return max(0, want - sum(1 for tab in self.tabs if tab.alive and not tab.retiring))
+        if self._want is None:  # the journey's engines and tabs are fixed: counted once
+            self._want = len(self.engines()) * max(1, self.journey.tabs)
+        return max(0, self._want - sum(1 for tab in self.tabs if tab.alive and not tab.retiring))
 
     def reconnect(self, sleep: Callable[[float], Any], stopping: Callable[[], bool] | None = None) -> int:
         """Replace dead tabs after the backoff; returns how many tabs are open afterwards.
@@ -306,7 +321,7 @@ class Session:
         h = self.h
         delay = self._retry_at - h.recorder.now()
         if not self.next_tabs_alive():  # never straight back: the server may be refusing everyone
-            delay = max(delay, backoff_delay(self.reconnect_failures, self._rng.random()))
+            delay = max(delay, backoff_delay(self.reconnect_failures, self._rng().random()))
         if delay > 0:
             sleep(delay)
         if (stopping is not None and stopping()) or h.stopping or self.creds is None:
@@ -318,7 +333,7 @@ class Session:
         opened = self.open_tabs()
         if self.missing_tabs() > 0:
             self.reconnect_failures += 1
-            self._retry_at = h.recorder.now() + backoff_delay(self.reconnect_failures, self._rng.random())
+            self._retry_at = h.recorder.now() + backoff_delay(self.reconnect_failures, self._rng().random())
         return opened
 
     def open_tab(self, engine: str | None, *, token: str | None = None, session: str | None = None,
@@ -373,7 +388,10 @@ class Session:
         # A refusal that came with the handshake response is handled here, before anyone can
         # send on the tab: the tab comes back dead, with its close recorded.
         ws.settle_early()
-        ws.start_reader(h.spawn, h.pause)
+        if h.pump is not None and h.pump.accepts(ws):
+            h.pump.add(ws)  # one greenlet reads every plain connection (xtalk.client.pump)
+        else:
+            ws.start_reader(h.spawn, h.pause)
         if tab.alive and not tab.codec.needs_connect:
             self._authenticate(tab)
         if tab.alive and not tab.ready:
@@ -448,7 +466,17 @@ class Session:
                 rec.recv_text(self.user, tab.conn, data, None, t)
                 return
             rec.recv_text(self.user, tab.conn, data, frame, t)
-            if isinstance(frame, dict):
+            if frame.__class__ is dict:
+                needle = self.h.refusal_needle  # ``may_refuse`` inline: once per event
+                if needle is None or needle in data or b"\\" in data:
+                    self._note_refusal(tab, frame)
+                if tab.awaiting_auth:
+                    self._on_auth_answer(tab, frame)
+                if tab.tracker.in_flight_now:  # ``_on_frame`` inline: requests in flight here
+                    notices = tab.tracker.frame(frame, t)
+                    if notices:
+                        self._notify(tab, notices)
+            elif isinstance(frame, dict):
                 self._note_refusal(tab, frame)
                 self._on_frame(tab, frame, t)
             return
@@ -604,10 +632,11 @@ class Session:
             thread = self.thread if self.journey.follow_thread else None
         kind = h.profile.request(step.kind)
         echo = str(uuid.uuid4()) if kind.echo is not None else None
-        frame = render(kind.frame, {"text": f"{text} {marker}", "marker": marker, "thread": thread,
-                                    "message_id": echo, "user": self.user, "session": tab.session,
-                                    "account": self.creds.email if self.creds is not None else self.user,
-                                    "now": now_iso()})
+        fill, names = compiled(kind.frame)  # = render(kind.frame, values), compiled once
+        frame = fill({"text": f"{text} {marker}", "marker": marker, "thread": thread, "message_id": echo,
+                      "user": self.user, "session": tab.session,
+                      "account": self.creds.email if self.creds is not None else self.user,
+                      **({"now": now_iso()} if "now" in names else {})})
         for path, value in (payload or {}).items():
             set_path(frame, path, value)
         data = tab.codec.encode(frame)

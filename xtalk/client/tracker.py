@@ -26,10 +26,11 @@ Pure: no clock, no I/O; times are passed in.
 from __future__ import annotations
 
 import enum
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from xtalk.core.normalise import Event, Normaliser, Problem
+from xtalk.core.normalise import Normaliser, Problem
 from xtalk.core.profile import EventKind, Profile, first_str
 
 
@@ -37,6 +38,9 @@ class Phase(enum.Enum):
     STARTED = "agent_started"
     THINKING = "agent_thinking"
     COMPLETED = "agent_completed"
+
+
+_SEEN = Phase.THINKING
 
 
 class Outcome(enum.Enum):
@@ -48,6 +52,9 @@ class Outcome(enum.Enum):
 
 _AGENT_KINDS = frozenset({EventKind.STARTED, EventKind.THINKING, EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED,
                           EventKind.COMPLETED, EventKind.FAILED, EventKind.RUN_OTHER})
+_PACED = _AGENT_KINDS | {EventKind.SERVER_ERROR}  # the kinds ``_event`` acts on
+_QUIET = frozenset({EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED, EventKind.RUN_OTHER})  # bind, nothing else
+_THINKING = EventKind.THINKING
 _NORMALISERS: dict[int, Normaliser] = {}
 
 
@@ -70,6 +77,12 @@ class Pending:
     root: str | None = None  # the first step hung under ``echo``: its completion answers the request
     depth: int = 0
     phases: dict[Phase, float] = field(default_factory=dict)
+
+
+#: What a finished request's ids point at: its late events are nobody's (``req`` is never open).
+_DONE = Pending("", 0.0)
+#: Finished requests per connection whose ids are remembered.
+RETAIN = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,31 +112,54 @@ class ConnTracker:
         self.profile = profile
         self.normalise = normaliser_for(profile)
         self._chains = bool(profile.parent_id or profile.step_id)
+        self._type_of = self.normalise.type_of
+        self._direct = self.normalise.direct
+        self._run_of = self.normalise.run_id_of
         self._waiting: list[Pending] = []  # sent, not bound to a run or a step yet (oldest first)
-        self._by_run: dict[str, Pending] = {}  # run id -> request (kept after it finishes)
-        self._by_step: dict[str, Pending] = {}  # message and step ids -> request (kept after it finishes)
-        self._open: dict[str, Pending] = {}  # req -> request, while in flight
+        self._by_run: dict[str, Pending] = {}  # run id -> request (``_DONE`` a while after it finishes)
+        self._by_step: dict[str, Pending] = {}  # message and step ids -> request (the same)
+        self._retired: deque[list[tuple[dict[str, Pending], str]]] = deque()  # ids of finished requests
+        self.in_flight_now: dict[str, Pending] = {}  # req -> request, while in flight (read per event: public)
 
     @property
     def in_flight(self) -> int:
-        return len(self._open)
+        return len(self.in_flight_now)
 
     def open_requests(self) -> set[str]:
         """The requests in flight on this connection."""
-        return set(self._open)
+        return set(self.in_flight_now)
 
     def started_requests(self) -> set[str]:
         """The requests in flight here that have reached ``agent_started``."""
-        return {req for req, pending in self._open.items() if Phase.STARTED in pending.phases}
+        return {req for req, pending in self.in_flight_now.items() if Phase.STARTED in pending.phases}
 
     def sent(self, req: str, t: float, echo: str | None = None) -> None:
         pending = Pending(req, t, echo)
         self._waiting.append(pending)
-        self._open[req] = pending
+        self.in_flight_now[req] = pending
         if echo is not None:
             self._by_step[echo] = pending
 
     def frame(self, frame: dict[str, Any], t: float) -> list[Notice]:
+        notices: list[Notice] = []
+        if not self._chains:
+            # The short way for the common event: a type whose kind is its own (no rule, wrapper
+            # or batch: the normaliser's ``direct`` table), paced on its kind and run id alone,
+            # without building the checker's whole event (ids, fingerprints, dedup hash).
+            type_name = self._type_of(frame)
+            direct = self._direct.get(type_name) if type_name.__class__ is str else None
+            if direct is not None:
+                kind = direct[0]
+                if kind in _PACED:
+                    run = self._run_of(frame)
+                    if run is not None and run.__class__ is not str:
+                        run = None if isinstance(run, (dict, list)) else str(run)
+                    if run:
+                        bound = self._by_run.get(run)
+                        if bound is not None and (kind in _QUIET or (kind is _THINKING and _SEEN in bound.phases)):
+                            return notices  # most of a run's events: bound already, nothing to report
+                    self._event(kind, direct[1], run or None, None, None, t, notices)
+                return notices
         events = self.normalise(frame)
         if isinstance(events, Problem):
             return []
@@ -131,17 +167,18 @@ class ConnTracker:
         if self._chains and len(events) == 1:  # a batch's items have no ids of the frame's
             step = first_str(frame, self.profile.step_id)
             parent = first_str(frame, self.profile.parent_id)
-        notices: list[Notice] = []
         for event in events:
-            self._event(event, step, parent, t, notices)
+            self._event(event.kind, event.type, event.run_id, step, parent, t, notices)
         return notices
 
-    def _owner(self, event: Event, step: str | None, parent: str | None) -> Pending | None:
+    def _owner(self, run_id: str | None, step: str | None, parent: str | None) -> Pending | None:
         """The request an agent event answers, binding its step or run id on the way."""
         pending = self._by_step.get(parent) if parent is not None else None
         if pending is None and step is not None:
             pending = self._by_step.get(step)
         if pending is not None:
+            if pending is _DONE:
+                return pending  # a late event of a finished request
             if step is not None:
                 self._by_step.setdefault(step, pending)
                 if pending.root is None and parent is not None and parent == pending.echo:
@@ -149,7 +186,6 @@ class ConnTracker:
             if pending in self._waiting:
                 self._waiting.remove(pending)
             return pending
-        run_id = event.run_id
         if run_id is None:
             return None  # e.g. the second, id-less agent_completed: no evidence to pace on
         bound = self._by_run.get(run_id)
@@ -161,18 +197,18 @@ class ConnTracker:
             self._by_run[run_id] = bound
         return bound
 
-    def _event(self, event: Event, step: str | None, parent: str | None, t: float, out: list[Notice]) -> None:
-        kind = event.kind
+    def _event(self, kind: EventKind, type_name: str, run_id: str | None, step: str | None, parent: str | None,
+               t: float, out: list[Notice]) -> None:
         if kind is EventKind.SERVER_ERROR:
             # A server error frame answers the oldest request still waiting for its run, if any:
             # without it the request would idle until its deadline.
             if self._waiting:
-                self._finish(self._waiting[0], Outcome.FAILED, t, out, f"server sent {event.type}")
+                self._finish(self._waiting[0], Outcome.FAILED, t, out, f"server sent {type_name}")
             return
         if kind not in _AGENT_KINDS:
             return
-        pending = self._owner(event, step, parent)
-        if pending is None or pending.req not in self._open:
+        pending = self._owner(run_id, step, parent)
+        if pending is None or pending.req not in self.in_flight_now:
             return  # nobody's here, or a late event of a finished request
         if kind is EventKind.STARTED:
             pending.depth += 1
@@ -184,7 +220,7 @@ class ConnTracker:
             if (step == pending.root) if pending.root is not None else pending.depth <= 0:
                 self._finish(pending, Outcome.OK, t, out)
         elif kind is EventKind.FAILED:
-            self._finish(pending, Outcome.FAILED, t, out, event.type)
+            self._finish(pending, Outcome.FAILED, t, out, type_name)
 
     def _phase(self, pending: Pending, phase: Phase, t: float, out: list[Notice]) -> None:
         if phase not in pending.phases:
@@ -192,15 +228,36 @@ class ConnTracker:
             out.append(PhaseReached(pending.req, phase, t, t - pending.sent_at))
 
     def _finish(self, pending: Pending, outcome: Outcome, t: float, out: list[Notice], detail: str = "") -> None:
-        self._open.pop(pending.req, None)
+        self.in_flight_now.pop(pending.req, None)
         if pending in self._waiting:
             self._waiting.remove(pending)
+        self._retire(pending)
         out.append(Finished(pending.req, outcome, t, t - pending.sent_at, detail))
+
+    def _retire(self, pending: Pending) -> None:
+        """A finished request's ids keep pointing at ``_DONE`` (so its late events are not taken
+        for a later request's) for its ``RETAIN`` successors on this connection, then go: a
+        connection's tables stay small however long the run."""
+        ids: list[tuple[dict[str, Pending], str]] = []
+        if pending.run_id is not None and self._by_run.get(pending.run_id) is pending:
+            self._by_run[pending.run_id] = _DONE
+            ids.append((self._by_run, pending.run_id))
+        if self._chains:
+            for key, owner in self._by_step.items():
+                if owner is pending:
+                    ids.append((self._by_step, key))
+            for table, key in ids:
+                table[key] = _DONE
+        self._retired.append(ids)
+        if len(self._retired) > RETAIN:
+            for table, key in self._retired.popleft():
+                if table.get(key) is _DONE:
+                    del table[key]
 
     def expire(self, req: str, t: float) -> Notice | None:
         """The caller's deadline for ``req`` passed. Its run id, if learned, stays bound, so its
         late events are not taken for the next request's."""
-        pending = self._open.get(req)
+        pending = self.in_flight_now.get(req)
         if pending is None:
             return None
         out: list[Notice] = []
@@ -209,6 +266,6 @@ class ConnTracker:
 
     def connection_closed(self, t: float, detail: str) -> list[Notice]:
         out: list[Notice] = []
-        for pending in list(self._open.values()):
+        for pending in list(self.in_flight_now.values()):
             self._finish(pending, Outcome.CLOSED, t, out, detail)
         return out

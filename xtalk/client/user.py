@@ -26,6 +26,7 @@ every listener here catches, logs and goes on.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import random
@@ -43,6 +44,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from xtalk.client import embedded
 from xtalk.client.plan import INTERRUPT_DRAIN, STOP_LOAD_SIGNAL, Plan, fit
 from xtalk.client.probes import run_probes, wanted
+from xtalk.client.pump import ReadPump
 from xtalk.client.recorder import Recorder
 from xtalk.client.session import Harness, RequestFailed, Session
 from xtalk.client.settings import RunSettings, read_settings
@@ -86,6 +88,8 @@ class ProcessRun:
         self.live = start_live_worker(environment, settings, self.worker)
         self.recorder = Recorder(settings.out_dir / name, clock_zero=settings.clock_zero,
                                  on_record=self.live.on_record if self.live is not None else None)
+        if self.live is not None:
+            self.live.attach(self.recorder)  # a side process tails the history from here
         self.host = (environment.host or scenario.host or "").rstrip("/")
         self.recorder.meta(profile=scenario.profile, scenario=scenario.name, seed=settings.seed,
                            worker=self.worker, run_id=settings.run_id, host=self.host,
@@ -101,6 +105,7 @@ class ProcessRun:
             scenario=scenario, recorder=self.recorder, http=self.http, base_url=self.host,
             run_id=settings.run_id, report=self.report, spawn=gevent.spawn, make_waiter=AsyncResult,
             environ=_environ(), pause=gevent.sleep,
+            pump=ReadPump() if os.environ.get("XTALK_READ_PUMP", "1") != "0" else None,
         )
         self.sessions: list[Session] = []
         self.spawned = 0
@@ -162,6 +167,7 @@ class ProcessRun:
                 self._load_phase()
                 drained = self._drain_phase()
             self.finish(drained)
+            self._finish_live()
             self._end_locust()
         except gevent.GreenletExit:
             raise
@@ -169,6 +175,15 @@ class ProcessRun:
             log.exception("xtalk: the run's conductor failed")
             self.recorder.error(None, "harness", f"conductor failed: {type(error).__name__}: {error}")
             self.finish(0.0)
+
+    def _finish_live(self) -> None:
+        """Before saying the run is over: the live checker's last findings and snapshot (a side
+        process may lag the history a little), bounded in time."""
+        if self.live is not None:
+            try:
+                self.live.finish()
+            except Exception as error:  # the live view is never worth a broken run
+                log.warning("xtalk: live checking did not finish: %s: %s", type(error).__name__, error)
 
     def _end_locust(self) -> None:
         """Stop Locust once this process's history is complete.
@@ -227,6 +242,10 @@ class ProcessRun:
             gevent.sleep(0.05)
         self.recorder.write({"kind": "load", "t": self.recorder.now(), "state": "start", "users": self.ready,
                              "connections": self.harness.connected})
+        # Everything set up so far lives for the whole run: out of the collector's sight, so its
+        # full collections during the load do not walk thousands of sessions (CPython's gc.freeze).
+        gc.collect()
+        gc.freeze()
         plan = self._plan()
         log.info("xtalk: %d users ready, %d connections open: load starts for %g s",
                  self.ready, self.harness.connected, plan.load)
@@ -305,6 +324,11 @@ class ProcessRun:
         if not self.finished:
             since = 0.0 if self.stopped_at is None else self.recorder.now() - self.stopped_at
             self.finish(since)
+        if self.live is not None:
+            try:
+                self.live.stop()
+            except Exception:
+                pass
         try:
             self.http.close()
         except Exception:

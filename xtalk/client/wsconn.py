@@ -10,7 +10,8 @@ Shape:
 - ``open()`` runs the opening handshake in the caller's greenlet, bounded by ``timeout`` (>= 30 s
   in runs: handshakes of many users compete). A refused handshake raises ``HandshakeError`` with
   the HTTP status; a socket failure raises ``OSError``.
-- ``start_reader(spawn)`` runs the receive loop in one greenlet per connection; it hands every
+- ``start_reader(spawn)`` runs the receive loop in one greenlet per connection (or a
+  ``xtalk.client.pump.ReadPump`` reads it, with many others, through ``pump_read``); it hands every
   complete text or binary message to ``on_message(data, binary)`` and calls ``on_closed(code,
   reason, by)`` exactly once when the connection is over (``by`` is ``"client"`` when we sent the
   first close frame, else ``"server"``; 1006 when no close frame arrived).
@@ -54,6 +55,21 @@ def shared_ssl_context() -> ssl.SSLContext:
     return _SSL_CONTEXT
 
 
+def raw_socket(sock: Any) -> Any:
+    """The non-blocking OS socket under a plain gevent socket, else None (a TLS socket, a
+    blocking one, a test's fake): sends try it first, and the read pump reads it."""
+    try:
+        from gevent.socket import socket as gevent_socket
+        from gevent.ssl import SSLSocket
+    except ImportError:
+        return None
+    raw = getattr(sock, "_sock", None)
+    if isinstance(sock, gevent_socket) and not isinstance(sock, SSLSocket) and raw is not None \
+            and raw.gettimeout() == 0.0:
+        return raw
+    return None
+
+
 class HandshakeError(Exception):
     """The server answered the opening handshake with something other than 101, or hung up."""
 
@@ -64,6 +80,11 @@ class HandshakeError(Exception):
 
 
 class WsConnection:
+    # Thousands per worker: no per-instance dict (issue 11: <= 25 KB per session).
+    __slots__ = ("url", "uri", "subprotocols", "headers", "on_message", "on_closed", "max_size", "bufsize",
+                 "protocol", "sock", "subprotocol", "callback_errors", "_early", "_fragments", "_fragment_binary",
+                 "_closed_reported", "_client_closed_first", "_lock", "pump", "raw_sock", "queued", "__weakref__")
+
     def __init__(
         self,
         url: str,
@@ -93,6 +114,9 @@ class WsConnection:
         self._closed_reported = False
         self._client_closed_first = False
         self._lock = threading.Lock()
+        self.pump: Any = None  # the ReadPump reading this connection, if one does (xtalk.client.pump)
+        self.raw_sock: Any = None  # the non-blocking socket under ``sock`` (``raw_socket``)
+        self.queued = False  # in the pump's ready list
 
     # ---- opening -----------------------------------------------------------------------------
 
@@ -122,6 +146,14 @@ class WsConnection:
             raise HandshakeError(response.status_code, body or response.reason_phrase)
         self.subprotocol = protocol.subprotocol
         sock.settimeout(None)
+        self.raw_sock = raw_socket(sock)
+        # The handshake's headers hold the credential and are needed no more: not kept per connection.
+        self.headers = {}
+        self.subprotocols = []
+        # The protocol's parser keeps the response object alive for the connection's life (a local
+        # of its generator): its headers and body are read, so they go (~1.5 KB a connection).
+        response.headers.clear()
+        response.body = b""
 
     def _read_response(self) -> Response:
         assert self.protocol is not None
@@ -172,9 +204,18 @@ class WsConnection:
         chunks = self.protocol.data_to_send()
         if self.sock is None:
             return  # already torn down: nothing can be sent any more
+        raw = self.raw_sock
         for chunk in chunks:
             if chunk:
-                self.sock.sendall(chunk)
+                if raw is not None:  # most frames fit the socket's buffer: one system call
+                    try:
+                        sent = raw.send(chunk)
+                    except (BlockingIOError, InterruptedError):
+                        sent = 0
+                    if sent == len(chunk):
+                        continue
+                    chunk = chunk[sent:]
+                self.sock.sendall(chunk)  # the rest, waiting for the buffer as gevent does
             else:  # SEND_EOF: half-close
                 try:
                     self.sock.shutdown(socket.SHUT_WR)
@@ -221,6 +262,23 @@ class WsConnection:
             self.feed(data)
             if pause is not None:
                 pause()
+
+    def pump_read(self) -> None:
+        """One read for the read pump, which saw the socket readable: what one turn of
+        ``read_loop`` does, without blocking (nothing there: nothing done)."""
+        if self.sock is None:
+            self._report_closed(1006, "connection torn down", "client" if self._client_closed_first else "server")
+            return
+        try:
+            data = self.raw_sock.recv(self.bufsize)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as error:
+            by = "client" if self._client_closed_first else "server"
+            received = self.protocol.close_rcvd if self.protocol is not None else None
+            self._report_closed(received.code if received is not None else 1006, f"socket error: {error}", by)
+            return
+        self.feed(data)
 
     def feed(self, data: bytes) -> None:
         """Process bytes read from the socket (b"" is end of stream). Public for tests."""
@@ -303,7 +361,9 @@ class WsConnection:
                 self.callback_errors += 1
 
     def _hard_close(self) -> None:
-        sock, self.sock = self.sock, None
+        if self.pump is not None:
+            self.pump.remove(self)  # its watcher goes before its descriptor does
+        sock, self.sock, self.raw_sock = self.sock, None, None
         if sock is not None:
             try:
                 sock.close()

@@ -194,6 +194,7 @@ class Normaliser:
         ))
         self.canonical = profile.canonical
         self.type_of = _getter(profile.type_path)
+        self.run_id_of = _getter(profile.run_id)  # the raw value (the client's tracker paces on it)
         self.chained = bool(profile.step_id)
         # Phase rules per frame type, compiled once: (kind, conditions, the name reported).
         self.rules: dict[str, list[tuple[EventKind, tuple[Predicate, ...], str]]] = {}

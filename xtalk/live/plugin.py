@@ -10,7 +10,10 @@
   latest snapshot, the web UI tabs (when there is a web UI), a terminal progress line every
   ``PRINT_EVERY`` seconds, and on ``quitting`` a final line and ``live.json`` in the run folder.
 
-``XTALK_LIVE=0`` switches live checking off (the benchmark measures its cost this way).
+By default the checker runs in a side process that tails the history (``xtalk.live.side``,
+``xtalk.live.tail``): the worker's own loop only records. ``XTALK_LIVE=inline`` keeps it in the
+recorder's hook, in the worker's loop (the previous way); ``XTALK_LIVE=0`` switches live checking
+off (the benchmark measures both costs this way).
 Every listener and greenlet here catches its own exceptions: an exception inside a Locust
 listener turns Locust's exit code into 2 (STYLE.md).
 """
@@ -31,7 +34,8 @@ from locust.runners import WorkerRunner
 from xtalk.live.board import LiveBoard
 from xtalk.live.progress import format_progress
 from xtalk.live.snapshot import LiveChecker
-from xtalk.live.worker import LIVE_MESSAGE, LiveWorker, enabled
+from xtalk.live.side import SideLive
+from xtalk.live.worker import LIVE_MESSAGE, LiveWorker, enabled, mode
 
 log = logging.getLogger("xtalk")
 
@@ -39,20 +43,26 @@ PRINT_EVERY = 5.0
 QUIT_GRACE = 2.5
 
 _BOARD: LiveBoard | None = None
-_WORKER: LiveWorker | None = None
+_WORKER: LiveWorker | SideLive | None = None
 
 
 def current_board() -> LiveBoard | None:
     return _BOARD
 
 
-def start_worker(environment: Environment, settings: Any, worker: str | None) -> LiveWorker | None:
+def start_worker(environment: Environment, settings: Any, worker: str | None) -> LiveWorker | SideLive | None:
     """The live checker for this process's recorder, or None (switched off, or it could not be
     made: the run goes on without it). ``settings`` is ``xtalk.client.settings.RunSettings``."""
     global _WORKER
-    if not enabled():
+    how = mode()
+    if how == "off":
         return None
     try:
+        if how == "side":
+            from xtalk.scenario.load import scenario_to_dict
+
+            _WORKER = SideLive(environment, scenario_to_dict(settings.scenario), worker)
+            return _WORKER
         from xtalk.history import config_for
 
         from xtalk.live.failures import FailureReporter

@@ -21,9 +21,17 @@ LIVE_MESSAGE = "xtalk_live"
 SEND_EVERY = 2.0
 
 
-def enabled(environ: dict[str, str] | None = None) -> bool:
+def mode(environ: dict[str, str] | None = None) -> str:
+    """``XTALK_LIVE``: ``off`` (0, off, false, no), ``inline`` (the checker in the recorder's
+    hook, in the worker's own loop), else ``side`` (a side process tails the history: the default)."""
     value = (os.environ if environ is None else environ).get("XTALK_LIVE", "1").strip().lower()
-    return value not in ("0", "off", "false", "no")
+    if value in ("0", "off", "false", "no"):
+        return "off"
+    return "inline" if value == "inline" else "side"
+
+
+def enabled(environ: dict[str, str] | None = None) -> bool:
+    return mode(environ) != "off"
 
 
 class LiveWorker:
@@ -42,6 +50,14 @@ class LiveWorker:
     def on_record(self) -> Any:
         """The recorder's hook: the checker's own method, without a call in between."""
         return self.checker.on_record
+
+    def attach(self, recorder: Any) -> None:
+        """Nothing to start: the recorder calls ``on_record`` itself."""
+
+    def finish(self, timeout: float = 0.0) -> bool:
+        """The ``end`` record already sent the final snapshot (``on_end``)."""
+        self.stop()
+        return self.checker.ended
 
     def send(self) -> None:
         runner = self.env.runner

@@ -10,7 +10,7 @@ Pure functions: no clock, no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from xtalk.core.profile import Path
@@ -29,6 +29,41 @@ def render(template: Any, values: Mapping[str, Any]) -> Any:
     if isinstance(template, list):
         return [render(value, values) for value in template]
     return template
+
+
+Renderer = Callable[[Mapping[str, Any]], Any]
+_COMPILED: dict[int, tuple[Any, Renderer, frozenset[str]]] = {}
+
+
+def compiled(template: Any) -> tuple[Renderer, frozenset[str]]:
+    """``template`` compiled once (per template object: a profile's request frames) into a
+    function equal to ``lambda values: render(template, values)``, and the names it uses: a
+    request's frame is rendered per request, and most of it is constant."""
+    entry = _COMPILED.get(id(template))
+    if entry is None or entry[0] is not template:
+        if len(_COMPILED) >= 256:
+            _COMPILED.clear()
+        entry = _COMPILED[id(template)] = (template, _compile(template), frozenset(names_in(template)))
+    return entry[1], entry[2]
+
+
+def _compile(template: Any) -> Renderer:
+    if isinstance(template, str):
+        text = template
+        if "{" not in text and "}" not in text:
+            return lambda values: text
+        whole = _WHOLE.match(text)
+        if whole is not None:
+            name = whole.group(1)
+            return lambda values: values[name] if name in values else _string(text, values)
+        return lambda values: _string(text, values)
+    if isinstance(template, dict):
+        items = [(key, _compile(value)) for key, value in template.items()]
+        return lambda values: {key: fill(values) for key, fill in items}
+    if isinstance(template, list):
+        parts = [_compile(value) for value in template]
+        return lambda values: [fill(values) for fill in parts]
+    return lambda values: template
 
 
 def _string(text: str, values: Mapping[str, Any]) -> Any:

@@ -126,3 +126,55 @@ def test_run_ids_are_read_from_every_envelope_family_the_profile_names() -> None
         tr.sent("r1", 0.0)
         notices = tr.frame(frame, 0.1)
         assert notices and notices[0].req == "r1", frame
+
+
+def test_the_short_way_for_direct_types_paces_as_the_whole_normaliser_does() -> None:
+    """A tracker whose profile chains nothing takes the short way; forcing the long way (the
+    normaliser's events) must give the same notices for the same frames."""
+    from xtalk.client.tracker import ConnTracker
+    from xtalk.profiles.netra import NETRA
+
+    frames = [
+        {"type": "agent_started", "run_id": "r1", "agent_name": "a"},
+        {"type": "agent_thinking", "run_id": "r1"},
+        {"type": "agent_thinking", "run_id": "r1"},
+        {"type": "tool_completed", "run_id": "r1"},
+        {"type": "tool_executing", "run_id": "r9"},
+        {"type": "agent_thinking", "run_id": "r9"},
+        {"type": "agent_started", "run_id": 7},
+        {"type": "tool_executing", "run_id": "r1"},
+        {"type": "agent_completed", "run_id": 7},
+        {"type": "heartbeat"},
+        {"type": "error", "message": "boom"},
+        {"type": "agent_completed", "run_id": "r1"},
+        {"type": "agent_completed"},
+        {"type": ""},
+        {"type": 3},
+    ]
+    short, long = ConnTracker(NETRA), ConnTracker(NETRA)
+    long._direct = {}  # every frame through the normaliser
+    for tracker in (short, long):
+        tracker.sent("u-r1", 1.0)
+        tracker.sent("u-r2", 1.5)
+        tracker.sent("u-r3", 1.6)
+    for n, frame in enumerate(frames):
+        assert short.frame(dict(frame), 2.0 + n) == long.frame(dict(frame), 2.0 + n), frame
+    assert short.open_requests() == long.open_requests()
+
+
+def test_a_long_connection_keeps_few_finished_ids_and_recent_late_events_still_belong_to_nobody() -> None:
+    from xtalk.client.tracker import RETAIN, ConnTracker
+    from xtalk.profiles.netra import NETRA
+
+    tracker = ConnTracker(NETRA)
+    for n in range(200):
+        tracker.sent(f"u-r{n}", float(n))
+        tracker.frame({"type": "agent_started", "run_id": f"run{n}"}, n + 0.1)
+        assert [type(x).__name__ for x in tracker.frame({"type": "agent_completed", "run_id": f"run{n}"}, n + 0.2)] \
+            == ["Finished"]
+    assert len(tracker._by_run) <= RETAIN + 1
+    tracker.sent("u-next", 300.0)
+    # A late event of a request that finished a moment ago is not taken for the next one's.
+    assert tracker.frame({"type": "agent_thinking", "run_id": "run199"}, 300.1) == []
+    notices = tracker.frame({"type": "agent_started", "run_id": "run-next"}, 300.2)
+    assert [n.req for n in notices] == ["u-next"]
