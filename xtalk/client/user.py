@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import locust.stats
 import httpx
 from gevent.event import AsyncResult, Event
 from gevent.lock import BoundedSemaphore
@@ -207,6 +208,7 @@ class ProcessRun:
             mark_run_over()
             return
         if runner is not None:
+            gevent.sleep(csv_settle(self.env))
             runner.quit()
 
     def _connect_phase(self) -> None:
@@ -409,6 +411,20 @@ DONE_MESSAGE = "xtalk_done"
 _DONE_WORKERS: set[str] = set()
 
 
+def csv_settle(environment: Environment) -> float:
+    """Seconds to wait before quitting so that Locust's CSV files hold the last failures.
+
+    Locust rewrites its ``--csv`` files once per ``CSV_STATS_INTERVAL_SEC`` in a greenlet and only
+    closes them on shutdown; failures fired just before the quit (the live checker's last
+    findings, decided when a leaked run's deadline passes or the history ends) would show in the
+    printed error report but not in ``*_failures.csv``. One interval and a little more lets the
+    writer run once more. Zero when this process writes no CSV."""
+    options = getattr(environment, "parsed_options", None)
+    if not getattr(options, "csv_prefix", None):
+        return 0.0
+    return float(getattr(locust.stats, "CSV_STATS_INTERVAL_SEC", 1)) + 0.2
+
+
 def _on_init(environment: Environment, **_: Any) -> None:
     """On a load process: stop the load on ``STOP_LOAD_SIGNAL``. On the master: quit once every
     worker has written the end of its history."""
@@ -433,7 +449,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
             log.info("xtalk: worker %s finished its history (%d/%d)", msg.data.get("worker"),
                      len(_DONE_WORKERS), expected)
             if len(_DONE_WORKERS) >= expected:
-                gevent.spawn_later(0.5, runner.quit)  # let the last stats reports arrive
+                # let the last stats reports arrive, and reach the CSV files
+                gevent.spawn_later(max(0.5, csv_settle(environment)), runner.quit)
         except Exception as error:
             log.error("xtalk: could not handle a worker's end: %s: %s", type(error).__name__, error)
 
