@@ -250,14 +250,12 @@ class WsConnection:
         while not self._closed_reported:
             sock = self.sock
             if sock is None:
-                self._report_closed(1006, "connection torn down", "client" if self._client_closed_first else "server")
+                self._torn_down()
                 break
             try:
                 data = sock.recv(self.bufsize)
             except OSError as error:
-                by = "client" if self._client_closed_first else "server"
-                received = self.protocol.close_rcvd if self.protocol is not None else None
-                self._report_closed(received.code if received is not None else 1006, f"socket error: {error}", by)
+                self._socket_error(error)
                 break
             self.feed(data)
             if pause is not None:
@@ -267,18 +265,25 @@ class WsConnection:
         """One read for the read pump, which saw the socket readable: what one turn of
         ``read_loop`` does, without blocking (nothing there: nothing done)."""
         if self.sock is None:
-            self._report_closed(1006, "connection torn down", "client" if self._client_closed_first else "server")
+            self._torn_down()
             return
         try:
             data = self.raw_sock.recv(self.bufsize)
         except (BlockingIOError, InterruptedError):
             return
         except OSError as error:
-            by = "client" if self._client_closed_first else "server"
-            received = self.protocol.close_rcvd if self.protocol is not None else None
-            self._report_closed(received.code if received is not None else 1006, f"socket error: {error}", by)
+            self._socket_error(error)
             return
         self.feed(data)
+
+    def _torn_down(self) -> None:
+        self._report_closed(1006, "connection torn down", "client" if self._client_closed_first else "server")
+
+    def _socket_error(self, error: OSError) -> None:
+        """A read failed: closed with the close frame's code if one came, else 1006."""
+        by = "client" if self._client_closed_first else "server"
+        received = self.protocol.close_rcvd if self.protocol is not None else None
+        self._report_closed(received.code if received is not None else 1006, f"socket error: {error}", by)
 
     def feed(self, data: bytes) -> None:
         """Process bytes read from the socket (b"" is end of stream). Public for tests."""

@@ -39,6 +39,18 @@ def _forms(marker: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys((marker, json.dumps(marker)[1:-1], json.dumps(marker, ensure_ascii=False)[1:-1])))
 
 
+def _known(owner: dict[str, ReqId], token: str) -> tuple[Marker, ReqId] | None:
+    """The known marker a matched token is, if any: a marker followed by punctuation that also
+    counts as a token character ("... xtm-1234.") or a JSON escape is tried again trimmed."""
+    req = owner.get(token)
+    if req is None:
+        token = token.rstrip(_TRIM)
+        req = owner.get(token)
+        if req is None:
+            return None
+    return Marker(token), req
+
+
 class MarkerIndex:
     def __init__(self) -> None:
         # No ``prefix in line`` test before the expression: measured on the bench's history it
@@ -115,14 +127,9 @@ class MarkerIndex:
         if self._pattern is not None:
             owner = self._owner
             for match in self._pattern.finditer(text):
-                token = match.group()
-                req = owner.get(token)
-                if req is None:
-                    token = token.rstrip(_TRIM)
-                    req = owner.get(token)
-                    if req is None:
-                        continue
-                found.append((match.start(), Marker(token), req))
+                known = _known(owner, match.group())
+                if known is not None:
+                    found.append((match.start(), *known))
         if self._odd_pattern is not None:
             odd = self._odd
             for match in self._odd_pattern.finditer(text):
@@ -144,16 +151,9 @@ class MarkerIndex:
             return
         owner = self._owner
         for token in self._pattern.findall(text):
-            req = owner.get(token)
-            if req is None:
-                # A marker followed by punctuation that also counts as a token character
-                # ("... xtm-1234.") or a JSON escape: trim and try again.
-                trimmed = token.rstrip(_TRIM)
-                req = owner.get(trimmed)
-                if req is None:
-                    continue
-                token = trimmed
-            yield Marker(token), req
+            known = _known(owner, token)
+            if known is not None:
+                yield known
 
     def scan(self, text: str | bytes) -> tuple[tuple[Marker, ReqId], ...]:
         """The distinct known markers in a line (as text or as UTF-8 bytes), in order of first
