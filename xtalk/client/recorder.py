@@ -41,7 +41,7 @@ SCHEMA = "xtalk.history/1"
 
 OnRecord = Callable[[dict[str, Any], int, str], None]
 
-#: Query parameters that may carry a credential (``?token=`` is a Netra fallback).
+#: Query parameters that may carry a credential (``?token=`` is a common fallback when a WebSocket has no headers).
 _SECRET_PARAMS = frozenset({"token", "access_token", "jwt", "key", "api_key", "password", "secret"})
 
 

@@ -1,9 +1,9 @@
 """Is a received frame the server refusing the credentials? Read from the profile, not decided here.
 
 The profile names what a refusal looks like (``Profile.refusal``: conditions on an error frame,
-e.g. netra's ``error_code == "AUTH_FAILED"``). The session client records such a frame, beside
-the ``recv`` record, as an ``error`` record of phase ``auth``: a refused token is the harness's
-(or the configuration's) problem, a client error, not an isolation anomaly. The preflight of
+as the profile file's ``refusal`` key states them). The session client records such a frame,
+beside the ``recv`` record, as an ``error`` record of phase ``auth``: a refused token is the
+harness's (or the configuration's) problem, a client error, not an isolation anomaly. The preflight of
 ``xtalk run`` reads the same test to stop a run whose credentials the backend refuses.
 """
 

@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from xtalk.core.normalise import Normaliser, Problem
+from xtalk.core.normalise import Normaliser, Problem, id_text
 from xtalk.core.profile import EventKind, Profile, first_str
 
 
@@ -151,9 +151,7 @@ class ConnTracker:
             if direct is not None:
                 kind = direct[0]
                 if kind in _PACED:
-                    run = self._run_of(frame)
-                    if run is not None and run.__class__ is not str:
-                        run = None if isinstance(run, (dict, list)) else str(run)
+                    run = id_text(self._run_of(frame))
                     if run:
                         bound = self._by_run.get(run)
                         if bound is not None and (kind in _QUIET or (kind is _THINKING and _SEEN in bound.phases)):

@@ -234,11 +234,11 @@ class WsConnection:
     def settle_early(self) -> None:
         """Handle the frames that arrived in the same read as the handshake response, now.
 
-        A server that accepts and then refuses (``AUTH_FAILED`` + close 1008, NETRA_PROTOCOL §2)
-        often sends its refusal in that very read. Those frames must be delivered, the close
-        answered and reported before anyone sends on this connection: otherwise the connection
-        looks open (the protocol is CLOSING, every send fails) and the server waits for a close
-        reply that never comes. Idempotent; the reader calls it too."""
+        A server that accepts and then refuses (an error frame and close 1008, as the profile's
+        ``refusal`` describes) often sends its refusal in that very read. Those frames must be
+        delivered, the close answered and reported before anyone sends on this connection:
+        otherwise the connection looks open (the protocol is CLOSING, every send fails) and the
+        server waits for a close reply that never comes. Idempotent; the reader calls it too."""
         early, self._early = self._early, []
         if early:
             self._settle(early, eof=False)

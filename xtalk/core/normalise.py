@@ -110,7 +110,8 @@ def _getter(paths: tuple[Path, ...]) -> Getter:
     return lambda frame: value if (value := _walk(frame, (first,))) is not None else rest(frame)
 
 
-def _text(value: Any) -> str | None:
+def id_text(value: Any) -> str | None:
+    """An id as text: a string as it is, a number as its digits, a container or None as None."""
     if value is None or value.__class__ is str:
         return value
     if isinstance(value, (dict, list)):
@@ -298,29 +299,29 @@ class Normaliser:
         if plan is None:
             plan = self._plan(keys)
         if kind is _NOISE or kind is _SERVER_ERROR:
-            noise_run = _text(plan.run_id(frame))
+            noise_run = id_text(plan.run_id(frame))
             return Event(kind, type_name, RunId(noise_run) if noise_run else None, None, None, None, None, None, (), 0)
         if kind is _WELCOME:
-            shown = _text(plan.welcome_user_id(frame))
+            shown = id_text(plan.welcome_user_id(frame))
             return Event(kind, type_name, None, Identity(shown) if shown is not None else None, None, None, None,
-                         None, (), 0, mode=_text(plan.welcome_mode(frame)))
-        # _text(value) inline: ids are almost always strings already.
+                         None, (), 0, mode=id_text(plan.welcome_mode(frame)))
+        # id_text(value) inline: ids are almost always strings already.
         run: Any = plan.run_id(frame)
         if run is not None and run.__class__ is not str:
-            run = _text(run)
+            run = id_text(run)
         user: Any = plan.user_id(frame)
         if user is not None and user.__class__ is not str:
-            user = _text(user)
+            user = id_text(user)
         thread: Any = plan.thread_id(frame)
         if thread is not None and thread.__class__ is not str:
-            thread = _text(thread)
+            thread = id_text(thread)
         agent: Any = plan.agent_name(frame)
         if agent is not None and agent.__class__ is not str:
-            agent = _text(agent)
+            agent = id_text(agent)
         tool = tool_name = None
         if kind is _TOOL_EXECUTING or kind is _TOOL_COMPLETED:
-            tool_name = _text(plan.tool_name(frame))
-            tool = _text(plan.tool_call_id(frame))
+            tool_name = id_text(plan.tool_name(frame))
+            tool = id_text(plan.tool_call_id(frame))
         drop = plan.drop  # ``_dedup`` inline
         if drop:
             whole = frame.copy()  # the other fields keep their order
@@ -354,8 +355,8 @@ class Normaliser:
             retry,
         )
         if self.chained:
-            event.step = _text(plan.step_id(frame)) or None
-            event.parent = _text(plan.parent_id(frame)) or None
+            event.step = id_text(plan.step_id(frame)) or None
+            event.parent = id_text(plan.parent_id(frame)) or None
         return event
 
     def __call__(self, frame: Any) -> list[Event] | Problem:
