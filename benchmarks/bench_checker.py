@@ -191,23 +191,22 @@ _STEP = {"agent_started": 0, "agent_thinking": 1, "tool_executing": 2, "tool_com
 
 
 def four_checks(path: Path) -> float:
-    """CPU seconds of a checker that is nothing but the four cheapest checks SPEC asks of every
+    """CPU seconds of a loop that is nothing but the four cheapest checks SPEC asks of every
     received event, done the cheapest way: decode the line; its run (the profile's paths) is
     owned by the first user that received it, and another receiver counts; its step must not go
     back in its run; marker-shaped tokens in its text count; the frame less its time stamp, as
-    ``orjson.dumps``, is a dedup key in a set of every key. No identities, lifecycle, batches,
-    deadlines, latency or findings. Not a checker (its counts are not a verdict): a checker of
-    SPEC's rules written in Python does all of this and more, so the decode-only loop's CPU over
-    this loop's is a ceiling on its ratio, measured beside it."""
+    ``orjson.dumps``, is a dedup key among its run's. A run is forgotten at its completion (memory
+    stays bounded, as the checker's does); events without a run are not deduplicated. No
+    identities, lifecycle, batches, deadlines, latency or findings. Not a checker (its counts are
+    not a verdict): a checker of SPEC's rules written in Python does all of this and more, so the
+    decode-only loop's CPU over this loop's is a ceiling on its ratio, measured beside it."""
     from xtalk.core.normalise import Normaliser
     from xtalk.history import read_lines
     from xtalk.profiles import get_profile
 
     run_of = Normaliser(get_profile("netra")).run_id_of
     loads, dumps, findall, step_of = orjson.loads, orjson.dumps, _MARKER.findall, _STEP.get
-    owners: dict[Any, str] = {}
-    steps: dict[Any, int] = {}
-    seen: set[int] = set()
+    runs: dict[Any, tuple[str, list[int], set[int]]] = {}  # run -> (owner, [its last step], its keys)
     strays = 0
     cpu = time.process_time()
     for line in read_lines(path):
@@ -219,23 +218,29 @@ def four_checks(path: Path) -> float:
         frame = obj.get("frame")
         if frame.__class__ is not dict:
             continue
-        user = obj.get("user")
-        run = run_of(frame)
-        if run is not None:
-            if owners.setdefault(run, user) != user:
-                strays += 1
-            step = step_of(frame.get("type"), 1)
-            if step < steps.get(run, 0):
-                strays += 1
-            steps[run] = step
         if findall(line):
             strays += 1
+        run = run_of(frame)
+        if run is None:
+            continue
+        user = obj.get("user")
+        state = runs.get(run)
+        if state is None:
+            state = runs[run] = (user, [0], set())
+        elif state[0] != user:
+            strays += 1
+        step = step_of(frame.get("type"), 1)
+        if step < state[1][0]:
+            strays += 1
+        state[1][0] = step
         whole = frame.copy()
         whole.pop("timestamp", None)
         key = hash(dumps(whole))
-        if key in seen:
+        if key in state[2]:
             strays += 1
-        seen.add(key)
+        state[2].add(key)
+        if step == 4:
+            del runs[run]
     return time.process_time() - cpu
 
 
@@ -243,12 +248,13 @@ def measure(path: Path) -> dict[str, Any]:
     from xtalk.history import check_files
 
     decode = decode_only(path)  # in the same process, just before the check: same machine, same load
-    floor = four_checks(path)
     started = time.perf_counter()
     cpu = time.process_time()
     verdict = check_files([path])
     wall = time.perf_counter() - started
     cpu = time.process_time() - cpu
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # the check's, before four_checks runs
+    floor = four_checks(path)
     data = verdict.to_dict()
     return {
         "wall": wall,
@@ -258,7 +264,7 @@ def measure(path: Path) -> dict[str, Any]:
         "events": data["events"],
         "verdict": data["verdict"],
         "anomalies": sum(data["anomalies"].values()),
-        "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "maxrss_mb": maxrss_mb,
         "digest": hash(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)) & 0xFFFFFFFF,
     }
 
