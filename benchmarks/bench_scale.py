@@ -19,7 +19,9 @@ Measured side by side in one run, every process on 127.0.0.1 and bounded in time
     a goal: the read-pump loop that also writes its history through xtalk's ``Recorder`` (a
     ``send`` record per request, a ``recv`` record per event) and does nothing else of xtalk's,
     over the bare loop: the most that "recording alone" could reach if Locust, the session and
-    the request tracker cost nothing.
+    the request tracker cost nothing; and what Locust alone costs per request (users that are
+    woken by another greenlet and fire xtalk's three request events, nothing else), in
+    microseconds an event at ``--events`` events a request, beside what 0.7 leaves for it.
 (b) the most concurrent sessions one worker holds (``--max-sessions``, 5,000) with the full path,
     and memory per session: the difference of the worker's resident memory at the start of the
     load between that run and run (a), divided by the difference in sessions (so the Locust
@@ -538,6 +540,69 @@ def bare_run(url: str, sessions: int, window: float, work: Path, pump: bool = Fa
                   rss_start=data["rss"], rss_peak=data["rss"])
 
 
+FLOOR_LOCUSTFILE = """
+# Written by benchmarks/bench_scale.py: Locust's own cost per request, nothing of xtalk's.
+import json, os, resource, time
+import gevent
+from gevent.event import Event
+from locust import User, constant, events, task
+
+COUNT = [0]
+
+
+def _cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class Floor(User):
+    wait_time = constant(0)
+
+    @task
+    def requests(self):
+        fire, wake = self.environment.events.request.fire, gevent.get_hub().loop.run_callback
+        while True:  # as xtalk's journey: many requests in one task
+            answered = Event()
+            wake(answered.set)  # another greenlet wakes the user, as the read pump does
+            answered.wait(5)
+            for name in ("agent_started", "agent_thinking", "agent_completed"):
+                fire(request_type="WS", name=name, response_time=1.0, response_length=0, exception=None,
+                     context={})
+            COUNT[0] += 1
+
+
+@events.spawning_complete.add_listener
+def _measure(user_count, **kw):
+    def window():
+        gevent.sleep(1.0)  # warm-up
+        c0, n0, t0 = _cpu(), COUNT[0], time.monotonic()
+        gevent.sleep(float(os.environ["FLOOR_WINDOW"]))
+        c1, n1, t1 = _cpu(), COUNT[0], time.monotonic()
+        with open(os.environ["FLOOR_OUT"], "w") as out:
+            json.dump({"requests": n1 - n0, "cpu": c1 - c0, "seconds": t1 - t0, "users": user_count}, out)
+    gevent.spawn(window)
+"""
+
+
+def locust_floor(sessions: int, window: float, work: Path, events_per_request: int) -> Result:
+    """Locust's own cost per request, nothing of xtalk's: ``sessions`` users, each in one task
+    that waits to be woken by another greenlet (as the read pump wakes xtalk's user) and fires
+    the three request events xtalk fires per request (``agent_started``, ``agent_thinking``,
+    ``agent_completed``). Counted as ``events_per_request`` events a request, so that it reads
+    on the same scale as the bare loop."""
+    locustfile, out = work / "floor_locustfile.py", work / "floor.json"
+    locustfile.write_text(FLOOR_LOCUSTFILE)
+    env = {**os.environ, "FLOOR_OUT": str(out), "FLOOR_WINDOW": repr(window), "PYTHONWARNINGS": "ignore"}
+    budget = sessions / 1000 + window + 10
+    subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(sessions),
+                    "-r", str(sessions), "-t", f"{budget:.0f}s", "--only-summary", "--loglevel", "WARNING",
+                    "--host", "http://127.0.0.1:9"], env=env, cwd=work, stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=budget + 60, check=False)
+    data = json.loads(out.read_text())
+    return Result(events=data["requests"] * events_per_request, seconds=data["seconds"], cpu=data["cpu"],
+                  sessions=data["users"])
+
+
 class Server:
     """A child server process (firehose or the reference backend) on a free loopback port."""
 
@@ -631,6 +696,7 @@ def main() -> int:
             case("bare_pump", "bare loop, read pump", lambda: bare_run(url, n, args.window, work, pump=True))
             case("bare_record", "bare loop + Recorder",
                  lambda: bare_run(url, n, args.window, work, pump=True, record=True))
+            case("locust_floor", "Locust alone", lambda: locust_floor(n, args.window, work, args.events))
             run("record", "recording only", n, "0")
             run("full", "full path", n, "1")
             run("inline", "full path, XTALK_LIVE=inline", n, "inline")
@@ -678,6 +744,7 @@ def main() -> int:
             ("bare_first", "    the other bare run (first or last)"),
             ("bare_pump", "(a) the same bare loop read by one ReadPump (xtalk.client.pump)"),
             ("bare_record", "(a) that loop + xtalk's Recorder: no Locust, session, tracker"),
+            ("locust_floor", "(a) Locust alone: a wake-up and 3 request events a request"),
             ("record", "(a) xtalk on Locust: recording, live checking off"),
             ("full", "(a) xtalk on Locust: recording + live checking (side process)"),
             ("inline", "(a) xtalk on Locust: recording + live checking inline"),
@@ -725,6 +792,10 @@ def main() -> int:
                 record := results.get("record")) is not None and record.per_cpu else ""
             goals.append(("    at 0.7: µs an event for Locust, session and tracker together",
                           f"{left:.2f}{spent}", None))
+            locust = results.get("locust_floor")
+            if locust is not None and locust.per_cpu:
+                goals.append((f"    Locust alone, µs an event ({args.events} events a request)",
+                              f"{1e6 / locust.per_cpu:.2f}", None))
     ratios("full", "", 0.5, "full path")
     ratios("inline", "", 0.5, "full path inline")
     ratios("old_record", f"{old}: ", 0.7, "recording alone")
