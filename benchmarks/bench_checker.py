@@ -186,8 +186,7 @@ def decode_only(path: Path) -> float:
     return time.process_time() - cpu
 
 
-_MARKER = re.compile(rb"xtm-[0-9a-f]{16}")
-_STEP = {"agent_started": 0, "agent_thinking": 1, "tool_executing": 2, "tool_completed": 3, "agent_completed": 4}
+_MARKER = re.compile(rb"xtm-[0-9a-f]{16}")  # the shape of the generator's markers (``_user``)
 
 
 def four_checks(path: Path) -> float:
@@ -201,13 +200,20 @@ def four_checks(path: Path) -> float:
     not a verdict): a checker of SPEC's rules written in Python does all of this and more, so the
     decode-only loop's CPU over this loop's is a ceiling on its ratio, measured beside it."""
     from xtalk.core.normalise import Normaliser
+    from xtalk.core.profile import EventKind
     from xtalk.history import read_lines
     from xtalk.profiles import get_profile
 
-    run_of = Normaliser(get_profile("netra")).run_id_of
-    loads, dumps, findall, step_of = orjson.loads, orjson.dumps, _MARKER.findall, _STEP.get
-    runs: dict[Any, tuple[str, list[int], set[int]]] = {}  # run -> (owner, [its last step], its keys)
-    strays = 0
+    profile = get_profile("netra")
+    run_of = Normaliser(profile).run_id_of
+    # Each type's place in a run, from the profile's kinds (started < thinking < tools < completed).
+    order = [EventKind.STARTED, EventKind.THINKING, EventKind.TOOL_EXECUTING, EventKind.TOOL_COMPLETED,
+             EventKind.COMPLETED]
+    last = len(order) - 1
+    steps = {name: order.index(kind) for name, kind in profile.types.items() if kind in order}
+    loads, dumps, findall, step_of = orjson.loads, orjson.dumps, _MARKER.findall, steps.get
+    runs: dict[Any, list[Any]] = {}  # run -> [owner, its last step, its dedup keys]
+    strays = 0  # what the checks find: counted so that each takes its branch, as a checker's would; not reported
     cpu = time.process_time()
     for line in read_lines(path):
         if not line:
@@ -226,20 +232,20 @@ def four_checks(path: Path) -> float:
         user = obj.get("user")
         state = runs.get(run)
         if state is None:
-            state = runs[run] = (user, [0], set())
+            state = runs[run] = [user, 0, set()]
         elif state[0] != user:
             strays += 1
         step = step_of(frame.get("type"), 1)
-        if step < state[1][0]:
+        if step < state[1]:
             strays += 1
-        state[1][0] = step
+        state[1] = step
         whole = frame.copy()
         whole.pop("timestamp", None)
         key = hash(dumps(whole))
         if key in state[2]:
             strays += 1
         state[2].add(key)
-        if step == 4:
+        if step == last:
             del runs[run]
     return time.process_time() - cpu
 

@@ -788,8 +788,9 @@ def main() -> int:
                       f"{floor.per_cpu / bare.per_cpu:.2f}", None))
         if floor.per_cpu:
             left = (1 / (0.7 * bare.per_cpu) - 1 / floor.per_cpu) * 1e6
-            spent = f"; spent now: {(1 / record.per_cpu - 1 / floor.per_cpu) * 1e6:.1f}" if (
-                record := results.get("record")) is not None and record.per_cpu else ""
+            record = results.get("record")
+            spent = (f"; spent now: {(1 / record.per_cpu - 1 / floor.per_cpu) * 1e6:.1f}"
+                     if record is not None and record.per_cpu else "")
             goals.append(("    at 0.7: µs an event for Locust, session and tracker together",
                           f"{left:.2f}{spent}", None))
             locust = results.get("locust_floor")
